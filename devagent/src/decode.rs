@@ -15,8 +15,8 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::duration;
 use crate::types::{Meta, ServiceAddress, ServiceCheckRef};
+use gocompat::duration;
 
 /// The shape of a JSON document, enough to canonicalize its keys.
 #[derive(Debug)]

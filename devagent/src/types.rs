@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::duration;
+use gocompat::duration;
 
 /// Free-form string metadata (`Meta`, `NodeMeta`, `ServiceMeta`).
 pub type Meta = BTreeMap<String, String>;
@@ -719,11 +719,6 @@ impl HealthEntry {
             .map(|c| c.status)
             .max()
             .unwrap_or(Status::Passing)
-    }
-
-    /// Whether a maintenance check is present.
-    pub fn in_maintenance(&self) -> bool {
-        self.checks.iter().any(|c| c.kind == "maintenance")
     }
 }
 

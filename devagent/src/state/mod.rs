@@ -20,14 +20,15 @@ mod session;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-pub use catalog::{AgentHealth, NodeView, RunnerSpawn};
-pub use kv::{KvWrite, TxnOp, TxnResult};
+pub use catalog::{AgentHealth, RunnerSpawn};
+pub use kv::{KvWrite, TxnOp};
 
 use crate::types::{Check, Event, KvEntry, Node, Service, Session};
 
@@ -218,7 +219,26 @@ pub struct Store {
     inner: Mutex<Inner>,
     cfg: StoreConfig,
     timer: Notify,
-    started: Instant,
+    /// Blocking queries waiting for a change.
+    pub(crate) waiting: AtomicI64,
+    /// Cancelled when the agent stops: every blocking query answers at once.
+    closing: CancellationToken,
+}
+
+/// Counts a waiting query for as long as it lives.
+struct Waiting<'a>(&'a AtomicI64);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a AtomicI64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Store {
@@ -228,7 +248,8 @@ impl Store {
             inner: Mutex::new(Inner::default()),
             cfg,
             timer: Notify::new(),
-            started: Instant::now(),
+            waiting: AtomicI64::new(0),
+            closing: CancellationToken::new(),
         });
         store.bootstrap();
         store
@@ -239,11 +260,6 @@ impl Store {
         &self.cfg
     }
 
-    /// When the store was created.
-    pub fn started(&self) -> Instant {
-        self.started
-    }
-
     /// Locks the state. Never held across an `.await`.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock would leave the maps consistent
@@ -251,6 +267,24 @@ impl Store {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Ends every blocking query: the agent is stopping.
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
+    /// Waits for a topic change until `deadline`; false on timeout or close.
+    async fn wait_change(
+        &self,
+        rx: &mut watch::Receiver<()>,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let _count = Waiting::new(&self.waiting);
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, rx.changed()) => r.is_ok(),
+            _ = self.closing.cancelled() => false,
+        }
     }
 
     /// Wakes the timer task if a new deadline is earlier than what it sleeps towards.
@@ -284,10 +318,7 @@ impl Store {
                 return (index, value);
             };
             drop(value);
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
+            if !self.wait_change(&mut rx, deadline).await {
                 let inner = self.lock();
                 let (index, value) = query(&inner);
                 return (index.max(1), value);
@@ -322,10 +353,7 @@ impl Store {
                 return value;
             };
             drop(value);
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
+            if !self.wait_change(&mut rx, deadline).await {
                 let inner = self.lock();
                 return query(&inner).1;
             }
@@ -398,10 +426,6 @@ impl Store {
     }
 
     /// The recent events, oldest first, optionally only those named `name`.
-    pub fn events(&self, name: Option<&str>) -> Vec<Arc<Event>> {
-        Self::events_in(&self.lock(), name)
-    }
-
     pub(crate) fn events_in(inner: &Inner, name: Option<&str>) -> Vec<Arc<Event>> {
         inner
             .events

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::{Inner, Store, Topic};
 use crate::decode::SessionCreate;
-use crate::duration;
 use crate::error::ApiError;
 use crate::types::{Behavior, Session, Status};
+use gocompat::duration;
 
 const DEFAULT_LOCK_DELAY: Duration = Duration::from_secs(15);
 const MAX_LOCK_DELAY: Duration = Duration::from_secs(60);

@@ -1,0 +1,221 @@
+//! `/v1/catalog/*`: services, nodes and datacenters, and direct catalog writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
+use axum::response::Response;
+use axum::Router;
+use serde::Serialize;
+
+use super::health::node_meta_ok;
+use super::{apply_filter, endpoint, json, json_meta, read_json, App, Params};
+use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
+use crate::error::ApiError;
+use crate::state::{Subscription, Topic};
+use crate::types::{Node, NodeServiceOut, ServiceNodeOut};
+
+const GET: &[Method] = &[Method::GET];
+const PUT: &[Method] = &[Method::PUT];
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/catalog/services", endpoint(GET, services))
+        .route("/v1/catalog/service/", endpoint(GET, missing_service))
+        .route("/v1/catalog/service/{*name}", endpoint(GET, service))
+        .route("/v1/catalog/nodes", endpoint(GET, nodes))
+        .route("/v1/catalog/node/{*node}", endpoint(GET, node))
+        .route(
+            "/v1/catalog/node-services/{*node}",
+            endpoint(GET, node_services),
+        )
+        .route("/v1/catalog/datacenters", endpoint(GET, datacenters))
+        .route("/v1/catalog/register", endpoint(PUT, register))
+        .route("/v1/catalog/deregister", endpoint(PUT, deregister))
+}
+
+async fn missing_service() -> ApiError {
+    ApiError::bad_request("Missing service name")
+}
+
+async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
+    let (index, list) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Catalog),
+            |inner| inner.all_service_nodes(),
+        )
+        .await;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
+        .collect();
+    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
+        serde_json::to_value(ServiceNodeOut::new(n, s))
+    });
+    let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (_, s) in &list {
+        map.entry(s.name.as_str())
+            .or_default()
+            .extend(s.tags.iter().map(String::as_str));
+    }
+    json_meta(&map, index, Some(opts.consistency))
+}
+
+async fn service(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
+    let tags = p.all("tag");
+    let (index, list) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Service(name.clone())),
+            |inner| inner.catalog_service(&name, &tags),
+        )
+        .await;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
+        .collect();
+    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
+        serde_json::to_value(ServiceNodeOut::new(n, s))
+    });
+    let out: Vec<ServiceNodeOut<'_>> = list
+        .iter()
+        .map(|(n, s)| ServiceNodeOut::new(n, s))
+        .collect();
+    json_meta(&out, index, Some(opts.consistency))
+}
+
+async fn nodes(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, Some(&app.shapes.node))?;
+    let (index, list) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Catalog),
+            |inner| inner.catalog_nodes(),
+        )
+        .await;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|n| node_meta_ok(&n.meta, &opts.node_meta))
+        .collect();
+    let list = apply_filter(opts.filter.as_ref(), list, |n| serde_json::to_value(&**n));
+    let out: Vec<&Node> = list.iter().map(|n| &**n).collect();
+    json_meta(&out, index, Some(opts.consistency))
+}
+
+#[derive(Serialize)]
+struct NodeOut<'a, S> {
+    #[serde(rename = "Node")]
+    node: &'a Node,
+    #[serde(rename = "Services")]
+    services: S,
+}
+
+async fn node(
+    State(app): State<App>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, Some(&app.shapes.node_service))?;
+    let (index, view) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Catalog),
+            |inner| inner.catalog_node(&node),
+        )
+        .await;
+    let Some(view) = view else {
+        return json_meta(&serde_json::Value::Null, index, Some(opts.consistency));
+    };
+    let services = apply_filter(opts.filter.as_ref(), view.services, |s| {
+        serde_json::to_value(NodeServiceOut::from(&**s))
+    });
+    let map: BTreeMap<&str, NodeServiceOut<'_>> = services
+        .iter()
+        .map(|s| (s.id.as_str(), NodeServiceOut::from(&**s)))
+        .collect();
+    json_meta(
+        &NodeOut {
+            node: &view.node,
+            services: map,
+        },
+        index,
+        Some(opts.consistency),
+    )
+}
+
+async fn node_services(
+    State(app): State<App>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, Some(&app.shapes.node_service))?;
+    let (index, view) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Catalog),
+            |inner| inner.catalog_node(&node),
+        )
+        .await;
+    let Some(view) = view else {
+        return json_meta(&serde_json::Value::Null, index, Some(opts.consistency));
+    };
+    let services = apply_filter(opts.filter.as_ref(), view.services, |s| {
+        serde_json::to_value(NodeServiceOut::from(&**s))
+    });
+    let list: Vec<NodeServiceOut<'_>> = services
+        .iter()
+        .map(|s| NodeServiceOut::from(&**s))
+        .collect();
+    json_meta(
+        &NodeOut {
+            node: &view.node,
+            services: list,
+        },
+        index,
+        Some(opts.consistency),
+    )
+}
+
+async fn datacenters(State(app): State<App>) -> Result<Response, ApiError> {
+    json(&[&app.info.datacenter])
+}
+
+async fn register(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    app.check_dc(&Params::parse(q.as_deref()))?;
+    let req: CatalogRegister = read_json(body, &CATALOG_REGISTER).await?;
+    app.store.catalog_register(req)?;
+    json(&true)
+}
+
+async fn deregister(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    app.check_dc(&Params::parse(q.as_deref()))?;
+    let req: CatalogDeregister = read_json(body, &CATALOG_DEREGISTER).await?;
+    app.store.catalog_deregister(req)?;
+    json(&true)
+}

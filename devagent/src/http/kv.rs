@@ -1,0 +1,344 @@
+//! `/v1/kv/*` and `/v1/txn`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{endpoint, json, json_meta, read_body, set_meta, to_json, with_body, App, Params};
+use crate::decode::{normalize, Schema};
+use crate::error::ApiError;
+use crate::state::{KvWrite, Subscription, TxnOp};
+use crate::types::KvOut;
+
+/// Consul's `kv_max_value_size`.
+const MAX_VALUE: usize = 512 * 1024;
+/// Consul's limit on operations per transaction.
+const MAX_TXN_OPS: usize = 64;
+
+const KV_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/kv/", endpoint(KV_METHODS, kv_root))
+        .route("/v1/kv/{*key}", endpoint(KV_METHODS, kv_key))
+        .route("/v1/txn", endpoint(&[Method::PUT], txn))
+}
+
+/// Rejects keys that could escape a prefix or break clients.
+fn validate_key(key: &str) -> Result<(), ApiError> {
+    if key.split('/').any(|seg| seg == "..") {
+        return Err(ApiError::bad_request(format!(
+            "Invalid key {key:?}: a \"..\" path segment is not allowed; use a key without path traversal"
+        )));
+    }
+    if key.contains('\0') {
+        return Err(ApiError::bad_request(format!(
+            "Invalid key {key:?}: NUL bytes are not allowed in keys"
+        )));
+    }
+    Ok(())
+}
+
+async fn kv_root(
+    State(app): State<App>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    kv(app, method, String::new(), q, body).await
+}
+
+async fn kv_key(
+    State(app): State<App>,
+    method: Method,
+    Path(key): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    kv(app, method, key, q, body).await
+}
+
+async fn kv(
+    app: App,
+    method: Method,
+    key: String,
+    q: Option<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    validate_key(&key)?;
+    let p = Params::parse(q.as_deref());
+    match method {
+        Method::GET => get(app, key, p).await,
+        Method::PUT => put(app, key, p, body).await,
+        _ => delete(app, key, p),
+    }
+}
+
+fn missing(index: u64) -> Response {
+    let mut resp = StatusCode::NOT_FOUND.into_response();
+    set_meta(resp.headers_mut(), index, None);
+    resp
+}
+
+async fn get(app: App, key: String, p: Params) -> Result<Response, ApiError> {
+    let opts = app.read_opts(&p, None)?;
+    let sub = Subscription::KvPrefix(key.clone());
+    if p.has("keys") {
+        let sep = p
+            .get("separator")
+            .or_else(|| p.get("seperator"))
+            .unwrap_or("")
+            .to_string();
+        let (index, keys) = app
+            .store
+            .blocking(opts.blocking, sub, |inner| inner.kv_keys(&key, &sep))
+            .await;
+        if keys.is_empty() && !key.is_empty() {
+            return Ok(missing(index));
+        }
+        return json_meta(&keys, index, None);
+    }
+    if p.has("recurse") {
+        let (index, entries) = app
+            .store
+            .blocking(opts.blocking, sub, |inner| inner.kv_list(&key))
+            .await;
+        if entries.is_empty() {
+            return Ok(missing(index));
+        }
+        let out: Vec<KvOut<'_>> = entries.iter().map(|e| KvOut::new(e, true)).collect();
+        return json_meta(&out, index, None);
+    }
+    if key.is_empty() {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let (index, entry) = app
+        .store
+        .blocking(opts.blocking, sub, |inner| inner.kv_get(&key))
+        .await;
+    let Some(entry) = entry else {
+        return Ok(missing(index));
+    };
+    if p.has("raw") {
+        let mut resp = with_body(StatusCode::OK, "text/plain", entry.value.clone());
+        let h = resp.headers_mut();
+        h.insert(
+            "X-Content-Type-Options",
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        );
+        set_meta(h, index, None);
+        return Ok(resp);
+    }
+    json_meta(&[KvOut::new(&entry, true)], index, None)
+}
+
+fn parse_u64_param(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {
+    match p.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::internal(format!("strconv.ParseUint: parsing {v:?}: invalid syntax"))
+        }),
+    }
+}
+
+async fn put(app: App, key: String, p: Params, body: Body) -> Result<Response, ApiError> {
+    app.check_dc(&p)?;
+    if key.is_empty() {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let conditions = ["cas", "acquire", "release"]
+        .iter()
+        .filter(|k| p.has(k))
+        .count();
+    if conditions > 1 {
+        return Err(ApiError::bad_request(format!(
+            "Conflicting flags: {}",
+            p.encoded()
+        )));
+    }
+    let flags = parse_u64_param(&p, "flags")?.unwrap_or(0);
+    let mode = if let Some(cas) = parse_u64_param(&p, "cas")? {
+        KvWrite::Cas(cas)
+    } else if let Some(s) = p.get("acquire") {
+        KvWrite::Acquire(s.to_string())
+    } else if let Some(s) = p.get("release") {
+        KvWrite::Release(s.to_string())
+    } else {
+        KvWrite::Plain
+    };
+    let value = axum::body::to_bytes(body, MAX_VALUE + 1)
+        .await
+        .map_err(|_| too_large(None))?;
+    if value.len() > MAX_VALUE {
+        return Err(too_large(Some(value.len())));
+    }
+    let ok = app.store.kv_put(&key, value, flags, mode)?;
+    json(&ok)
+}
+
+fn too_large(size: Option<usize>) -> ApiError {
+    let size = size.map_or_else(|| "more than 524288".to_string(), |s| s.to_string());
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "Request body({size} bytes) too large, max size: {MAX_VALUE} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size."
+        ),
+    )
+}
+
+fn delete(app: App, key: String, p: Params) -> Result<Response, ApiError> {
+    app.check_dc(&p)?;
+    let recurse = p.has("recurse");
+    if recurse && p.has("cas") {
+        return Err(ApiError::bad_request(format!(
+            "Conflicting flags: {}",
+            p.encoded()
+        )));
+    }
+    if key.is_empty() && !recurse {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let cas = parse_u64_param(&p, "cas")?;
+    json(&app.store.kv_delete(&key, recurse, cas))
+}
+
+const LEAF: Schema = Schema::Leaf;
+const KV_OP: Schema = Schema::Struct(&[
+    ("Verb", &LEAF),
+    ("Key", &LEAF),
+    ("Value", &LEAF),
+    ("Flags", &LEAF),
+    ("Index", &LEAF),
+    ("Session", &LEAF),
+    ("Namespace", &LEAF),
+    ("Partition", &LEAF),
+]);
+const TXN_OP: Schema = Schema::Struct(&[
+    ("KV", &KV_OP),
+    ("Node", &LEAF),
+    ("Service", &LEAF),
+    ("Check", &LEAF),
+]);
+const TXN: Schema = Schema::List(&TXN_OP);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KvOpIn {
+    #[serde(rename = "Verb", default)]
+    verb: String,
+    #[serde(rename = "Key", default)]
+    key: String,
+    #[serde(rename = "Value", default)]
+    value: Option<String>,
+    #[serde(rename = "Flags", default)]
+    flags: u64,
+    #[serde(rename = "Index", default)]
+    index: u64,
+    #[serde(rename = "Session", default)]
+    session: String,
+    #[serde(rename = "Namespace", default)]
+    _namespace: serde::de::IgnoredAny,
+    #[serde(rename = "Partition", default)]
+    _partition: serde::de::IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxnOpIn {
+    #[serde(rename = "KV", default)]
+    kv: Option<KvOpIn>,
+    #[serde(rename = "Node", default)]
+    node: Option<Value>,
+    #[serde(rename = "Service", default)]
+    service: Option<Value>,
+    #[serde(rename = "Check", default)]
+    check: Option<Value>,
+}
+
+async fn txn(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    app.check_dc(&Params::parse(q.as_deref()))?;
+    let bytes: Bytes = read_body(body, MAX_TXN_OPS * (MAX_VALUE * 4 / 3 + 1024)).await?;
+    let mut value: Value = serde_json::from_slice(&bytes).map_err(ApiError::decode)?;
+    normalize(&mut value, &TXN);
+    let ops: Vec<TxnOpIn> = serde_json::from_value(value).map_err(ApiError::decode)?;
+    if ops.len() > MAX_TXN_OPS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Transaction contains too many operations ({} > {MAX_TXN_OPS})",
+                ops.len()
+            ),
+        ));
+    }
+    let mut kv_ops = Vec::with_capacity(ops.len());
+    let mut errors = Vec::new();
+    for (i, op) in ops.into_iter().enumerate() {
+        match op {
+            TxnOpIn { kv: Some(kv), node: None, service: None, check: None } => {
+                let value = match kv.value.as_deref() {
+                    None | Some("") => Bytes::new(),
+                    Some(b64) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+                        Ok(v) => Bytes::from(v),
+                        Err(e) => {
+                            errors.push(json!({"OpIndex": i, "What": format!("Value is not valid base64: {e}")}));
+                            continue;
+                        }
+                    },
+                };
+                if let Err(e) = validate_key(&kv.key) {
+                    errors.push(json!({"OpIndex": i, "What": e.message}));
+                    continue;
+                }
+                kv_ops.push(TxnOp {
+                    verb: kv.verb,
+                    key: kv.key,
+                    value,
+                    flags: kv.flags,
+                    index: kv.index,
+                    session: kv.session,
+                });
+            }
+            _ => errors.push(json!({
+                "OpIndex": i,
+                "What": "devagent transactions hold KV operations only; register nodes, services and checks through /v1/catalog/register or /v1/agent"
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return conflict(errors);
+    }
+    match app.store.kv_txn(&kv_ops) {
+        Ok(results) => {
+            let results: Vec<Value> = results
+                .iter()
+                .map(|r| json!({"KV": KvOut::new(&r.entry, r.with_value)}))
+                .collect();
+            let mut resp = json(&json!({"Results": results, "Errors": null}))?;
+            set_meta(resp.headers_mut(), app.store.last_index(), None);
+            Ok(resp)
+        }
+        Err(errs) => conflict(
+            errs.into_iter()
+                .map(|(i, what)| json!({"OpIndex": i, "What": what}))
+                .collect(),
+        ),
+    }
+}
+
+fn conflict(errors: Vec<Value>) -> Result<Response, ApiError> {
+    let body = to_json(&json!({"Results": null, "Errors": errors}))?;
+    Ok(with_body(StatusCode::CONFLICT, "application/json", body))
+}

@@ -1,0 +1,164 @@
+//! Status, events, coordinates, and the agent's own `/health` and `/metrics`.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::json;
+
+use super::{endpoint, json, json_meta, read_body, with_body, App, Params};
+use crate::error::ApiError;
+use crate::state::{Store, Subscription, Topic};
+use crate::types::Event;
+
+const GET: &[Method] = &[Method::GET];
+const PUT: &[Method] = &[Method::PUT];
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/status/leader", endpoint(GET, leader))
+        .route("/v1/status/peers", endpoint(GET, peers))
+        .route("/v1/event/fire/", endpoint(PUT, missing_name))
+        .route("/v1/event/fire/{*name}", endpoint(PUT, fire))
+        .route("/v1/event/list", endpoint(GET, list))
+        .route(
+            "/v1/coordinate/datacenters",
+            endpoint(GET, coordinate_datacenters),
+        )
+        .route("/v1/coordinate/nodes", endpoint(GET, coordinate_nodes))
+        .route(
+            "/v1/coordinate/node/{*node}",
+            endpoint(GET, coordinate_node),
+        )
+        .route("/v1/coordinate/update", endpoint(PUT, coordinate_update))
+        .route("/health", endpoint(GET, health))
+        .route("/metrics", endpoint(GET, metrics))
+}
+
+fn server_addr(app: &App) -> String {
+    format!("{}:8300", app.info.advertise_addr)
+}
+
+async fn leader(State(app): State<App>) -> Result<Response, ApiError> {
+    json(&server_addr(&app))
+}
+
+async fn peers(State(app): State<App>) -> Result<Response, ApiError> {
+    json(&[server_addr(&app)])
+}
+
+async fn missing_name() -> ApiError {
+    ApiError::bad_request("Missing name")
+}
+
+async fn fire(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    app.check_dc(&p)?;
+    let payload = read_body(body, 100 * 1024).await?;
+    let filters = ["node", "service", "tag"].map(|k| p.get(k).unwrap_or("").to_string());
+    for (k, f) in ["node", "service", "tag"].iter().zip(&filters) {
+        if let Err(e) = regex::Regex::new(f) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid {k} filter regex {f:?}: {e}"
+            )));
+        }
+    }
+    let [node_filter, service_filter, tag_filter] = filters;
+    let event = app.store.fire_event(Event {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        payload: (!payload.is_empty()).then_some(payload),
+        node_filter,
+        service_filter,
+        tag_filter,
+        version: 1,
+        ltime: 0,
+    });
+    json(&*event)
+}
+
+async fn list(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, None)?;
+    let name = p.get("name").filter(|n| !n.is_empty()).map(str::to_string);
+    let want = (opts.blocking.index > 0).then(|| opts.blocking.index.to_string());
+    let events = app
+        .store
+        .blocking_hash(
+            opts.blocking.wait,
+            want,
+            Subscription::Topic(Topic::Events),
+            |inner| {
+                let events = Store::events_in(inner, name.as_deref());
+                (Some(Store::event_index(&events).to_string()), events)
+            },
+        )
+        .await;
+    let index = Store::event_index(&events);
+    let out: Vec<&Event> = events.iter().map(|e| &**e).collect();
+    let mut resp = json(&out)?;
+    resp.headers_mut()
+        .insert("X-Consul-Index", HeaderValue::from(index));
+    Ok(resp)
+}
+
+fn zero_coord() -> serde_json::Value {
+    json!({"Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5})
+}
+
+async fn coordinate_datacenters(State(app): State<App>) -> Result<Response, ApiError> {
+    json(&json!([{
+        "Datacenter": app.info.datacenter,
+        "AreaID": "WAN",
+        "Coordinates": [{"Node": format!("{}.{}", app.info.node_name, app.info.datacenter), "Coord": zero_coord()}]
+    }]))
+}
+
+async fn coordinate_nodes(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
+    let (index, ()) = app
+        .store
+        .blocking(
+            opts.blocking,
+            Subscription::Topic(Topic::Catalog),
+            |inner| (inner.tables.nodes, ()),
+        )
+        .await;
+    json_meta(&Vec::<()>::new(), index, None)
+}
+
+async fn coordinate_node(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    app.read_opts(&Params::parse(q.as_deref()), None)?;
+    let mut resp = StatusCode::NOT_FOUND.into_response();
+    super::set_meta(resp.headers_mut(), app.store.last_index(), None);
+    Ok(resp)
+}
+
+async fn coordinate_update() -> Response {
+    StatusCode::OK.into_response()
+}
+
+async fn health() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Result<Response, ApiError> {
+    let text = app.metrics.render(&app.store);
+    Ok(with_body(
+        StatusCode::OK,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        text.into(),
+    ))
+}

@@ -1,0 +1,415 @@
+//! The HTTP API: routing with Consul's method rules, query options, the
+//! response headers of blocking queries, ACL enforcement and error bodies.
+
+mod agent;
+mod catalog;
+mod health;
+mod kv;
+mod misc;
+mod session;
+mod shapes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::CheckRunner;
+use crate::error::ApiError;
+use crate::filter::Filter;
+use crate::metrics::Metrics;
+use crate::state::{BlockingOpts, Store};
+use crate::AgentInfo;
+use gocompat::duration;
+
+pub(crate) use shapes::Shapes;
+
+/// Largest JSON request body accepted.
+const MAX_JSON_BODY: usize = 1 << 20;
+/// Default and maximum blocking wait (Consul's `default_query_time`, `max_query_time`).
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// Everything a handler needs.
+#[derive(Clone, Debug)]
+pub(crate) struct App {
+    pub(crate) store: Arc<Store>,
+    pub(crate) info: Arc<AgentInfo>,
+    pub(crate) acl_token: Option<Arc<str>>,
+    pub(crate) runner: CheckRunner,
+    pub(crate) shapes: Arc<Shapes>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Cancelled by `PUT /v1/agent/leave`.
+    pub(crate) leave: CancellationToken,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, self.message).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        resp
+    }
+}
+
+/// The raw query string as a list of pairs (`?passing` is `("passing", "")`).
+#[derive(Debug, Default)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(query: Option<&str>) -> Params {
+        Params(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A Go `strconv.ParseBool` flag: present with no value means true.
+    pub(crate) fn flag(&self, key: &str) -> Result<bool, ()> {
+        match self.get(key) {
+            None => Ok(false),
+            Some("") => Ok(true),
+            Some(v) => parse_bool(v).ok_or(()),
+        }
+    }
+
+    pub(crate) fn encoded(&self) -> String {
+        let mut pairs = self.0.clone();
+        pairs.sort();
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Options shared by read endpoints.
+#[derive(Debug)]
+pub(crate) struct ReadOpts {
+    pub(crate) blocking: BlockingOpts,
+    pub(crate) consistency: &'static str,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) node_meta: Vec<(String, String)>,
+}
+
+impl App {
+    /// Parses `index`, `wait`, consistency, `dc`, `node-meta` and `filter`.
+    pub(crate) fn read_opts(
+        &self,
+        p: &Params,
+        shape: Option<&serde_json::Value>,
+    ) -> Result<ReadOpts, ApiError> {
+        self.check_dc(p)?;
+        let index = match p.get("index") {
+            None | Some("") => 0,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_request("Invalid index"))?,
+        };
+        let wait = match p.get("wait") {
+            None | Some("") => DEFAULT_WAIT,
+            Some(v) => {
+                let d =
+                    duration::parse(v).map_err(|_| ApiError::bad_request("Invalid wait time"))?;
+                if d.is_zero() {
+                    DEFAULT_WAIT
+                } else {
+                    d.min(MAX_WAIT)
+                }
+            }
+        };
+        let jitter_ns = (wait.as_nanos() / 16) as u64;
+        let wait = wait + Duration::from_nanos(fastrand::u64(0..jitter_ns.max(1)));
+        let stale = p.has("stale");
+        let consistent = p.has("consistent");
+        if stale && consistent {
+            return Err(ApiError::bad_request(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.",
+            ));
+        }
+        if p.has("cached") && consistent {
+            return Err(ApiError::bad_request(
+                "Cannot specify ?cached with ?consistent, conflicting semantics.",
+            ));
+        }
+        if let Some(ms) = p.get("max_stale") {
+            if !ms.is_empty() && duration::parse(ms).is_err() {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid max_stale value {ms:?}"
+                )));
+            }
+        }
+        let filter = match (p.get("filter"), shape) {
+            (Some(f), Some(shape)) if !f.trim().is_empty() => {
+                Some(Filter::parse(f, shape).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "Failed to create boolean expression evaluator: {e}"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        let node_meta = p
+            .all("node-meta")
+            .into_iter()
+            .map(|kv| match kv.split_once(':') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (kv, String::new()),
+            })
+            .collect();
+        Ok(ReadOpts {
+            blocking: BlockingOpts { index, wait },
+            consistency: if stale {
+                "stale"
+            } else if consistent {
+                "consistent"
+            } else {
+                "leader"
+            },
+            filter,
+            node_meta,
+        })
+    }
+
+    /// `?dc=` other than ours: Consul's "No path to datacenter".
+    pub(crate) fn check_dc(&self, p: &Params) -> Result<(), ApiError> {
+        match p.get("dc") {
+            Some(dc) if !dc.is_empty() && dc != self.info.datacenter => {
+                Err(ApiError::internal("No path to datacenter"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Serializes as the dev agent does: 4-space indent and a trailing newline.
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ApiError> {
+    let mut buf = Vec::with_capacity(512);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    value
+        .serialize(&mut ser)
+        .map_err(|e| ApiError::internal(format!("encoding response: {e}")))?;
+    buf.push(b'\n');
+    Ok(Bytes::from(buf))
+}
+
+/// A JSON response without query metadata.
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<Response, ApiError> {
+    Ok(with_body(
+        StatusCode::OK,
+        "application/json",
+        to_json(value)?,
+    ))
+}
+
+/// A JSON response of a read endpoint, with the blocking-query headers.
+pub(crate) fn json_meta<T: Serialize + ?Sized>(
+    value: &T,
+    index: u64,
+    consistency: Option<&'static str>,
+) -> Result<Response, ApiError> {
+    let mut resp = json(value)?;
+    set_meta(resp.headers_mut(), index, consistency);
+    Ok(resp)
+}
+
+pub(crate) fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// `X-Consul-Index` (never 0), `X-Consul-KnownLeader`, `X-Consul-LastContact`.
+pub(crate) fn set_meta(h: &mut HeaderMap, index: u64, consistency: Option<&'static str>) {
+    h.insert("X-Consul-Index", HeaderValue::from(index.max(1)));
+    h.insert("X-Consul-KnownLeader", HeaderValue::from_static("true"));
+    h.insert("X-Consul-LastContact", HeaderValue::from_static("0"));
+    if let Some(c) = consistency {
+        h.insert(
+            "X-Consul-Effective-Consistency",
+            HeaderValue::from_static(c),
+        );
+    }
+}
+
+/// Reads a request body, refusing anything over `limit` bytes with a 413.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large, max size: {limit} bytes"),
+        )
+    })
+}
+
+/// Reads and decodes a JSON request body with Consul's rules.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    body: Body,
+    schema: &crate::decode::Schema,
+) -> Result<T, ApiError> {
+    let bytes = read_body(body, MAX_JSON_BODY).await?;
+    crate::decode::decode(&bytes, schema).map_err(ApiError::decode)
+}
+
+/// Keeps the entries that match the filter (their JSON form is built only then).
+pub(crate) fn apply_filter<T>(
+    filter: Option<&Filter>,
+    items: Vec<T>,
+    as_json: impl Fn(&T) -> serde_json::Result<serde_json::Value>,
+) -> Vec<T> {
+    match filter {
+        None => items,
+        Some(f) => items
+            .into_iter()
+            .filter(|i| as_json(i).is_ok_and(|v| f.matches(&v)))
+            .collect(),
+    }
+}
+
+/// One endpoint: the handler for `methods`, OPTIONS, and Consul's 405.
+pub(crate) fn endpoint<H, T>(methods: &'static [Method], handler: H) -> MethodRouter<App>
+where
+    H: axum::handler::Handler<T, App>,
+    T: 'static,
+{
+    let allow: String = std::iter::once("OPTIONS")
+        .chain(methods.iter().map(Method::as_str))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut filter: Option<MethodFilter> = None;
+    for m in methods {
+        let f = MethodFilter::try_from(m.clone()).unwrap_or(MethodFilter::GET);
+        filter = Some(filter.map_or(f, |acc| acc.or(f)));
+    }
+    let allow_opts = allow.clone();
+    on(filter.unwrap_or(MethodFilter::GET), handler)
+        .options(move || {
+            let allow = allow_opts.clone();
+            async move { ([(header::ALLOW, allow)], StatusCode::OK) }
+        })
+        .fallback(move |method: Method| {
+            let allow = allow.clone();
+            async move {
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    [(header::ALLOW, allow)],
+                    format!("method {method} not allowed"),
+                )
+            }
+        })
+}
+
+/// The router of the whole API.
+pub(crate) fn router(app: App) -> Router {
+    Router::new()
+        .merge(agent::routes())
+        .merge(catalog::routes())
+        .merge(health::routes())
+        .merge(kv::routes())
+        .merge(session::routes())
+        .merge(misc::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    if path == "/" {
+        return (StatusCode::OK, "Consul Agent").into_response();
+    }
+    if path.starts_with("/v1/") {
+        return ApiError::not_found("Invalid URL path: not a recognized HTTP API endpoint")
+            .into_response();
+    }
+    ApiError::not_found(
+        "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'",
+    )
+    .into_response()
+}
+
+/// The token of a request: `X-Consul-Token`, `Authorization: Bearer`, or `?token=`.
+fn request_token(req: &Request) -> Option<String> {
+    let h = req.headers();
+    if let Some(t) = h.get("X-Consul-Token").and_then(|v| v.to_str().ok()) {
+        return Some(t.to_string());
+    }
+    if let Some(t) = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(t.trim().to_string());
+    }
+    Params::parse(req.uri().query())
+        .get("token")
+        .map(str::to_string)
+}
+
+/// ACL enforcement, the default-policy header, and request metrics.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let policy = if app.acl_token.is_some() {
+        "deny"
+    } else {
+        "allow"
+    };
+    let public = matches!(req.uri().path(), "/" | "/health" | "/metrics");
+    app.metrics.http_requests.inc();
+    let mut resp = match (&app.acl_token, public) {
+        (Some(want), false) => match request_token(&req) {
+            Some(t) if *t == **want => next.run(req).await,
+            Some(_) => ApiError::forbidden("ACL not found").into_response(),
+            None => ApiError::forbidden(
+                "Permission denied: anonymous token lacks permission; send the ACL token in the X-Consul-Token header",
+            )
+            .into_response(),
+        },
+        _ => next.run(req).await,
+    };
+    resp.headers_mut().insert(
+        "X-Consul-Default-ACL-Policy",
+        HeaderValue::from_static(policy),
+    );
+    resp
+}
