@@ -97,6 +97,7 @@ pub struct Cli {
 
 /// The subcommands, as `consul`'s.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 pub enum Command {
     /// Run the agent (as `consul agent -dev`).
     Agent(AgentArgs),
@@ -454,7 +455,7 @@ mod tests {
         write!(f, r#"{{"ports": {{"http": 9500, "dns": 9600}}, "node_name": "from-file", "datacenter": "dc9",
                      "acl": {{"enabled": true, "tokens": {{"initial_management": "s3cret"}}}}, "unknown": 1}}"#).unwrap();
         let mut h = std::fs::File::create(dir.path().join("b.hcl")).unwrap();
-        write!(h, "node_name = \"from-hcl\"\n").unwrap();
+        writeln!(h, "node_name = \"from-hcl\"").unwrap();
         let d = dir.path().to_str().unwrap();
         let cfg = agent(&["devagent", "agent", "-config-dir", d, "-datacenter=dc2"])
             .to_config()

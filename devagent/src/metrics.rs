@@ -94,7 +94,7 @@ impl Metrics {
             self.raft_index.set(inner.index as i64);
         }
         self.blocking_queries
-            .set(store.waiting.load(Ordering::Relaxed) as i64);
+            .set(store.waiting.load(Ordering::Relaxed));
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -4,7 +4,7 @@
 //! - [`flags::normalize`]: Go's `flag` package syntax (`-http-port=0`,
 //!   `-dev`) on top of clap's `--long` options;
 //! - [`duration`]: `time.ParseDuration` and `time.Duration.String()`;
-//! - [`parse_bool`]: `strconv.ParseBool`.
+//! - [`parse_bool`], Go's `strconv.ParseBool`.
 #![warn(missing_docs)]
 
 pub mod duration;

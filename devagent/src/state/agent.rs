@@ -23,9 +23,13 @@ impl Store {
         name: String,
         input: &CheckIn,
         spec: CheckSpec,
-        status: Status,
         svc: Option<&Service>,
     ) -> Check {
+        // Validated before: an unknown status cannot reach here.
+        let status = parse_status(&input.status)
+            .ok()
+            .flatten()
+            .unwrap_or(Status::Critical);
         let node = self.own_node();
         let existing = inner.checks.get(&(node.clone(), check_id.clone()));
         let (status, output) = match existing {
@@ -123,13 +127,13 @@ impl Store {
             .collect();
         let mut specs = Vec::with_capacity(inputs.len());
         for c in &inputs {
-            let status = parse_status(&c.status).map_err(|()| {
+            parse_status(&c.status).map_err(|()| {
                 ApiError::bad_request("Status for checks must 'passing', 'warning', 'critical'")
             })?;
             let spec = c
                 .to_spec(self.config())
                 .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;
-            specs.push((spec, status.unwrap_or(Status::Critical)));
+            specs.push(spec);
         }
         let svc = Service {
             node: node.clone(),
@@ -156,7 +160,7 @@ impl Store {
         let many = inputs.len() > 1;
         let mut new_ids = Vec::new();
         let mut checks = Vec::new();
-        for (i, (c, (spec, status))) in inputs.iter().zip(specs).enumerate() {
+        for (i, (c, spec)) in inputs.iter().zip(specs).enumerate() {
             let check_id = if !c.check_id.is_empty() {
                 c.check_id.clone()
             } else if !c.id.is_empty() {
@@ -172,7 +176,7 @@ impl Store {
                 c.name.clone()
             };
             new_ids.push(check_id.clone());
-            checks.push(self.build_check(&inner, check_id, name, c, spec, status, Some(&svc)));
+            checks.push(self.build_check(&inner, check_id, name, c, spec, Some(&svc)));
         }
         inner.put_service(svc);
         inner.agent_services.insert(id.clone());
@@ -234,8 +238,8 @@ impl Store {
         if input.name.is_empty() {
             return Err(ApiError::bad_request("Missing check name"));
         }
-        let status =
-            parse_status(&input.status).map_err(|()| ApiError::bad_request("Bad check status"))?;
+        // Validated here; build_check reads it again.
+        parse_status(&input.status).map_err(|()| ApiError::bad_request("Bad check status"))?;
         let spec = input
             .to_spec(self.config())
             .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;
@@ -271,7 +275,6 @@ impl Store {
             input.name.clone(),
             &input,
             spec,
-            status.unwrap_or(Status::Critical),
             svc.as_deref(),
         );
         Ok(self.install_agent_check(&mut inner, check, now))

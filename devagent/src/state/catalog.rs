@@ -16,6 +16,9 @@ pub(super) const NODE_MAINT: &str = "_node_maintenance";
 pub(super) const SERVICE_MAINT_PREFIX: &str = "_service_maintenance:";
 
 /// An active check the caller must start: the agent runs it until `token` is cancelled.
+/// Instances with their nodes, as the catalog endpoints list them.
+pub(crate) type ServiceNodes = Vec<(Arc<Node>, Arc<Service>)>;
+
 #[derive(Debug)]
 pub struct RunnerSpawn {
     /// Check ID on the agent's node.
@@ -265,11 +268,7 @@ impl Inner {
     }
 
     /// `/v1/catalog/service/:name`.
-    pub(crate) fn catalog_service(
-        &self,
-        name: &str,
-        tags: &[String],
-    ) -> (u64, Vec<(Arc<Node>, Arc<Service>)>) {
+    pub(crate) fn catalog_service(&self, name: &str, tags: &[String]) -> (u64, ServiceNodes) {
         let list = self
             .instances(name, tags)
             .into_iter()
@@ -279,7 +278,7 @@ impl Inner {
     }
 
     /// Every instance, for `/v1/catalog/services`.
-    pub(crate) fn all_service_nodes(&self) -> (u64, Vec<(Arc<Node>, Arc<Service>)>) {
+    pub(crate) fn all_service_nodes(&self) -> (u64, ServiceNodes) {
         let list = self
             .services
             .values()
