@@ -1,0 +1,97 @@
+//! `/v1/catalog/*`, `/v1/health/*` and `/v1/status/*` reads.
+
+use std::collections::BTreeMap;
+
+use crate::client::{segment, Client, QueryMeta, QueryOptions};
+use crate::error::Result;
+use crate::types::{CatalogService, HealthCheck, Node, ServiceEntry};
+
+impl Client {
+    /// `GET /v1/catalog/services`: service names and their tags.
+    pub async fn catalog_services(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(BTreeMap<String, Vec<String>>, QueryMeta)> {
+        self.read_json("/v1/catalog/services", &[], q).await
+    }
+
+    /// `GET /v1/catalog/service/:name`: every instance, whatever its health.
+    pub async fn catalog_service(
+        &self,
+        name: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<CatalogService>, QueryMeta)> {
+        self.read_json(&format!("/v1/catalog/service/{}", segment(name)), &[], q)
+            .await
+    }
+
+    /// `GET /v1/catalog/nodes`.
+    pub async fn catalog_nodes(&self, q: &QueryOptions) -> Result<(Vec<Node>, QueryMeta)> {
+        self.read_json("/v1/catalog/nodes", &[], q).await
+    }
+
+    /// `GET /v1/catalog/datacenters`.
+    pub async fn catalog_datacenters(&self) -> Result<Vec<String>> {
+        Ok(self
+            .read_json("/v1/catalog/datacenters", &[], &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/health/service/:name`: instances with their checks
+    /// (`q.passing` keeps only instances whose checks all pass).
+    pub async fn health_service(
+        &self,
+        name: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<ServiceEntry>, QueryMeta)> {
+        self.read_json(&format!("/v1/health/service/{}", segment(name)), &[], q)
+            .await
+    }
+
+    /// `GET /v1/health/checks/:service`.
+    pub async fn health_checks(
+        &self,
+        service: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<HealthCheck>, QueryMeta)> {
+        self.read_json(&format!("/v1/health/checks/{}", segment(service)), &[], q)
+            .await
+    }
+
+    /// `GET /v1/health/node/:node`.
+    pub async fn health_node(
+        &self,
+        node: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<HealthCheck>, QueryMeta)> {
+        self.read_json(&format!("/v1/health/node/{}", segment(node)), &[], q)
+            .await
+    }
+
+    /// `GET /v1/health/state/:state` (`any`, `passing`, `warning`, `critical`).
+    pub async fn health_state(
+        &self,
+        state: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<HealthCheck>, QueryMeta)> {
+        self.read_json(&format!("/v1/health/state/{}", segment(state)), &[], q)
+            .await
+    }
+
+    /// `GET /v1/status/leader`: the Raft leader's address (empty without a leader).
+    pub async fn status_leader(&self) -> Result<String> {
+        Ok(self
+            .read_json("/v1/status/leader", &[], &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/status/peers`.
+    pub async fn status_peers(&self) -> Result<Vec<String>> {
+        Ok(self
+            .read_json("/v1/status/peers", &[], &QueryOptions::default())
+            .await?
+            .0)
+    }
+}

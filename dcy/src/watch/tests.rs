@@ -1,0 +1,203 @@
+//! The loop's rules, driven by a scripted fetch function under paused time.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::config::Config;
+
+type Script = Arc<Mutex<VecDeque<Result<(u32, u64)>>>>;
+
+struct Fake {
+    script: Script,
+    calls: Arc<Mutex<Vec<(u64, Instant)>>>,
+    fetch: FetchFn<u32>,
+}
+
+/// A fetch function that answers from a script, then blocks (as a long poll).
+fn fake(answers: Vec<Result<(u32, u64)>>) -> Fake {
+    let script: Script = Arc::new(Mutex::new(answers.into()));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (s, c) = (Arc::clone(&script), Arc::clone(&calls));
+    let fetch: FetchFn<u32> = Arc::new(move |index| {
+        c.lock().unwrap().push((index, Instant::now()));
+        let next = s.lock().unwrap().pop_front();
+        Box::pin(async move {
+            match next {
+                Some(r) => r,
+                None => std::future::pending().await,
+            }
+        })
+    });
+    Fake {
+        script,
+        calls,
+        fetch,
+    }
+}
+
+fn hub() -> WatchHub {
+    let client = Client::new(Config::default()).unwrap();
+    WatchHub::with_options(
+        client,
+        WatchOptions {
+            wait: Duration::from_secs(60),
+            min_interval: Duration::from_millis(100),
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        },
+    )
+}
+
+fn down() -> Error {
+    Error::new(ErrorKind::Connect, "connection refused")
+}
+
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn index_rules() {
+    assert_eq!(next_index(0, 7), 7);
+    assert_eq!(next_index(7, 7), 7);
+    assert_eq!(next_index(7, 9), 9);
+    assert_eq!(next_index(9, 3), 0, "backwards resets to 0");
+    assert_eq!(next_index(0, 0), 1, "an index below 1 is treated as 1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_zero_then_the_returned_index_and_resets_when_it_goes_backwards() {
+    let f = fake(vec![Ok((1, 10)), Ok((2, 12)), Ok((3, 5)), Ok((3, 6))]);
+    let h = hub();
+    let mut w = h.watch_fn("k".into(), f.fetch.clone());
+    w.ready(Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent: Vec<u64> = f.calls.lock().unwrap().iter().map(|(i, _)| *i).collect();
+    assert_eq!(sent, [0, 10, 12, 0, 6]);
+    assert_eq!(*w.value().unwrap(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn publishes_only_when_the_value_changes() {
+    let f = fake(vec![Ok((1, 10)), Ok((1, 11)), Ok((1, 12)), Ok((2, 13))]);
+    let h = hub();
+    let w = h.watch_fn("k".into(), f.fetch.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        f.calls.lock().unwrap().len(),
+        5,
+        "all four answers were read"
+    );
+    let snap = w.snapshot();
+    assert_eq!((*snap.value.unwrap(), snap.index), (2, 13));
+    assert_eq!(snap.version, 2, "two distinct values, two publications");
+}
+
+#[tokio::test(start_paused = true)]
+async fn quick_answers_with_an_unchanged_index_are_rate_limited() {
+    let answers = (0..6).map(|_| Ok((1, 5))).collect();
+    let f = fake(answers);
+    let h = hub();
+    let _w = h.watch_fn("k".into(), f.fetch.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let calls = f.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 7);
+    for pair in calls.windows(2).skip(1) {
+        let gap = pair[1].1 - pair[0].1;
+        assert!(
+            gap >= Duration::from_millis(100),
+            "spin: {gap:?} between queries"
+        );
+        assert!(gap <= Duration::from_millis(121), "over-slept: {gap:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_back_off_with_a_cap_keep_the_value_and_never_give_up() {
+    let mut answers = vec![Ok((7, 3))];
+    answers.extend((0..20).map(|_| Err(down())));
+    answers.push(Ok((8, 4)));
+    let f = fake(answers);
+    let h = hub();
+    let mut w = h.watch_fn("k".into(), f.fetch.clone());
+    w.ready(Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = w.status();
+    assert!(st.is_stale() && st.consecutive_failures >= 1, "{st:?}");
+    assert!(st.error.as_deref().unwrap().contains("connection refused"));
+    assert_eq!(*w.value().unwrap(), 7, "the last good value stays");
+    // Let all 20 failures play out (capped at 30s each, with jitter ≤ 2x).
+    w.changed().await.unwrap();
+    assert_eq!(*w.value().unwrap(), 8);
+    assert!(!w.status().is_stale());
+    let calls = f.calls.lock().unwrap().clone();
+    let gaps: Vec<Duration> = calls.windows(2).map(|p| p[1].1 - p[0].1).collect();
+    assert!(
+        gaps[1] >= Duration::from_millis(250),
+        "first retry waits: {:?}",
+        gaps[1]
+    );
+    assert!(
+        gaps.iter().all(|g| *g <= Duration::from_secs(60)),
+        "capped: {gaps:?}"
+    );
+    assert!(
+        gaps[10..20].iter().all(|g| *g >= Duration::from_secs(30)),
+        "grows to the cap: {gaps:?}"
+    );
+    let sent: Vec<u64> = calls.iter().map(|(i, _)| *i).collect();
+    assert!(
+        sent[1..21].iter().all(|i| *i == 3),
+        "retries keep the last index"
+    );
+    assert!(f.script.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribers_share_one_loop_and_the_last_drop_stops_it() {
+    let f = fake(vec![Ok((1, 1))]);
+    let h = hub();
+    let a = h.watch_fn("k".into(), f.fetch.clone());
+    let b = h.watch_fn("k".into(), f.fetch.clone());
+    let other = h.watch_fn::<u32>("other".into(), fake(vec![]).fetch);
+    settle().await;
+    assert_eq!(h.len(), 2);
+    let one_loop = f.calls.lock().unwrap().len();
+    assert_eq!(one_loop, 2, "one loop: first query, then the blocking one");
+    drop(a);
+    settle().await;
+    assert_eq!(h.len(), 2, "b still listens");
+    drop(b);
+    settle().await;
+    assert_eq!(h.len(), 1, "the loop for k stopped");
+    drop(other);
+    settle().await;
+    assert!(h.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_every_loop() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let fetch: FetchFn<u32> = Arc::new(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(down()) })
+    });
+    let h = hub();
+    let mut w = h.watch_fn("k".into(), fetch);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    h.shutdown();
+    settle().await;
+    assert!(h.is_empty());
+    let after = calls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        after,
+        "no query after shutdown"
+    );
+    assert!(w.changed().await.is_err(), "subscribers see the stop");
+}
