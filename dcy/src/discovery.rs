@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -177,7 +177,7 @@ struct ServiceShared {
 }
 
 /// A handle on one service's healthy instances. Cheap to clone; the watch
-/// stops when the last handle is dropped.
+/// runs until the [`Discovery`] that made it is dropped.
 #[derive(Clone, Debug)]
 pub struct Service {
     shared: Arc<ServiceShared>,
@@ -279,7 +279,9 @@ impl Service {
 #[derive(Debug)]
 struct DiscoveryInner {
     hub: WatchHub,
-    services: Mutex<HashMap<(String, ServiceOptions), Weak<ServiceShared>>>,
+    /// Every service looked up stays watched for the life of the `Discovery`,
+    /// so `discovery.service("x").pick()` per request is as cheap as holding the handle.
+    services: Mutex<HashMap<(String, ServiceOptions), Arc<ServiceShared>>>,
 }
 
 /// The entry point: service handles, readiness, URL rewriting, an HTTP client.
@@ -332,12 +334,13 @@ impl Discovery {
             .services
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(shared) = services.get(&key).and_then(Weak::upgrade) {
-            return Service { shared };
+        if let Some(shared) = services.get(&key) {
+            return Service {
+                shared: Arc::clone(shared),
+            };
         }
-        services.retain(|_, w| w.strong_count() > 0);
         let shared = Arc::new(self.start(name, &options));
-        services.insert(key, Arc::downgrade(&shared));
+        services.insert(key, Arc::clone(&shared));
         Service { shared }
     }
 
@@ -435,6 +438,17 @@ impl Discovery {
         })?;
         rewrite(&mut parsed, &inst)?;
         Ok(parsed.into())
+    }
+
+    /// Like [`Discovery::url`], waiting up to `timeout` for a healthy instance.
+    pub async fn resolve_url(&self, url: &str, timeout: Duration) -> Result<String> {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
+        })?;
+        if let Some(name) = service_host(&parsed) {
+            self.service(&name).ready(timeout).await?;
+        }
+        self.url(url)
     }
 
     /// An HTTP client that resolves service names and retries on another instance.

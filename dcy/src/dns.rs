@@ -111,6 +111,8 @@ impl ConsulDns {
                 .filter(|(n, _)| *n == target)
                 .map(|(_, ip)| *ip)
                 .collect();
+            ips.sort_unstable();
+            ips.dedup();
             if ips.is_empty() {
                 ips = self
                     .resolver
@@ -122,6 +124,8 @@ impl ConsulDns {
             }
             out.extend(ips.into_iter().map(|ip| SocketAddr::new(ip, srv.port())));
         }
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 

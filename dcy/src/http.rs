@@ -137,6 +137,10 @@ impl HttpClient {
             });
         };
         let service = self.discovery.service(&name);
+        if !service.instances().is_ready() {
+            // A cold handle: give the first answer a moment instead of failing at once.
+            let _ = service.ready(Duration::from_secs(5)).await;
+        }
         let mut tried: Vec<String> = Vec::new();
         let mut last: Option<Error> = None;
         for _ in 0..self.attempts {

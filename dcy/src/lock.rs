@@ -92,7 +92,7 @@ impl Lock {
             .ok_or_else(|| Error::new(ErrorKind::Lock, "lock not acquired"))
     }
 
-    /// One attempt (with one blocking wait): `None` if someone else holds it.
+    /// One attempt, without waiting: `None` if someone else holds it.
     pub async fn try_acquire(&self) -> Result<Option<LockGuard>> {
         self.acquire_inner(true).await
     }
@@ -140,7 +140,7 @@ impl Lock {
                 match e.session.as_deref() {
                     Some(s) if s == session => return Ok(true),
                     Some(_) => {
-                        if once && index > 0 {
+                        if once {
                             return Ok(false);
                         }
                         index = meta.last_index;
