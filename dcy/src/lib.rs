@@ -79,11 +79,14 @@
 //! | Feature | Default | Enables |
 //! |---|---|---|
 //! | `dns` | yes | [`dns`], through hickory-resolver |
+//! | `cli` | no | `cli::ConsulArgs`: Consul's `-http-addr`, `-token`, ... flags for clap |
 #![warn(missing_docs)]
 
 pub mod agent;
 pub mod balance;
 mod catalog;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod discovery;
