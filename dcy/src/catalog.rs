@@ -79,6 +79,17 @@ impl Client {
             .await
     }
 
+    /// Any read endpoint as raw JSON (`path` starts with `/v1/`); a 404 reads as `null`.
+    pub async fn get_value(&self, path: &str, q: &QueryOptions) -> Result<(serde_json::Value, QueryMeta)> {
+        let raw = self.read(path, &[], q, true).await?;
+        if raw.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok((serde_json::Value::Null, raw.meta));
+        }
+        let v = serde_json::from_slice(&raw.body)
+            .map_err(|e| crate::Error::decode(&format!("GET {path}"), e))?;
+        Ok((v, raw.meta))
+    }
+
     /// `GET /v1/status/leader`: the Raft leader's address (empty without a leader).
     pub async fn status_leader(&self) -> Result<String> {
         Ok(self

@@ -1,0 +1,221 @@
+//! Template commands: run with a timeout, never concurrently with
+//! themselves, once per burst of changes however many templates share them,
+//! and never fatal: a failure is logged, counted and retried on the next change.
+
+use std::collections::HashMap;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::status::Metrics;
+
+/// A command line as consul-template runs it: one string with spaces goes
+/// through `sh -c`; one word or a list is run directly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CommandLine(pub Vec<String>);
+
+impl CommandLine {
+    fn build(&self) -> Option<tokio::process::Command> {
+        let (prog, args): (String, Vec<String>) = match self.0.as_slice() {
+            [] => return None,
+            [one] if one.trim().contains(char::is_whitespace) => {
+                ("sh".into(), vec!["-c".into(), one.clone()])
+            }
+            [one] => (one.trim().to_string(), Vec::new()),
+            [prog, rest @ ..] => (prog.clone(), rest.to_vec()),
+        };
+        let mut cmd = tokio::process::Command::new(prog);
+        cmd.args(args).process_group(0).kill_on_drop(true);
+        Some(cmd)
+    }
+
+    /// How it shows in logs.
+    pub fn display(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
+/// Runs one command to completion or timeout.
+pub async fn run_once(
+    line: &CommandLine,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<(), String> {
+    let Some(mut cmd) = line.build() else {
+        return Ok(());
+    };
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("starting {:?}: {e}", line.display()))?;
+    let pid = child.id();
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(format!(
+            "{:?} exited with {}",
+            line.display(),
+            describe(status)
+        )),
+        Ok(Err(e)) => Err(format!("waiting for {:?}: {e}", line.display())),
+        Err(_) => {
+            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            let _ = child.kill().await;
+            Err(format!(
+                "{:?} did not exit within {timeout:?}: killed",
+                line.display()
+            ))
+        }
+    }
+}
+
+fn describe(s: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("status {c}"),
+        (None, Some(sig)) => format!("signal {sig}"),
+        _ => "an unknown status".into(),
+    }
+}
+
+/// The command runner: one worker per distinct command line.
+#[derive(Debug)]
+pub struct Commands {
+    workers: HashMap<CommandLine, Arc<Notify>>,
+    env: Arc<Vec<(String, String)>>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+}
+
+impl Commands {
+    /// A runner passing `env` (the Consul connection) to every command.
+    pub fn new(
+        env: Vec<(String, String)>,
+        metrics: Arc<Metrics>,
+        stop: CancellationToken,
+    ) -> Commands {
+        Commands {
+            workers: HashMap::new(),
+            env: Arc::new(env),
+            metrics,
+            stop,
+        }
+    }
+
+    /// The environment commands get.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Asks for one run of `line`. A request while it runs queues exactly one
+    /// more run after it; further requests merge into that one.
+    pub fn request(&mut self, line: &CommandLine, timeout: Duration) {
+        if line.0.is_empty() {
+            return;
+        }
+        let wake = self.workers.entry(line.clone()).or_insert_with(|| {
+            let wake = Arc::new(Notify::new());
+            let (w, line, env, metrics, stop) = (
+                Arc::clone(&wake),
+                line.clone(),
+                Arc::clone(&self.env),
+                Arc::clone(&self.metrics),
+                self.stop.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = w.notified() => {}
+                    }
+                    metrics.command_runs.inc();
+                    tracing::info!(command = %line.display(), "running command");
+                    if let Err(e) = run_once(&line, &env, timeout).await {
+                        metrics.command_failures.inc();
+                        tracing::error!(error = %e, "command failed; it runs again on the next change");
+                    }
+                }
+            });
+            wake
+        });
+        wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shell_and_direct_forms_timeouts_and_statuses() {
+        let env = vec![("X_TEST".to_string(), "42".to_string())];
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o");
+        let sh = CommandLine(vec![format!("echo $X_TEST > {}", out.display())]);
+        run_once(&sh, &env, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "42");
+        assert!(run_once(
+            &CommandLine(vec!["true".into()]),
+            &env,
+            Duration::from_secs(5)
+        )
+        .await
+        .is_ok());
+        let e = run_once(
+            &CommandLine(vec!["false".into()]),
+            &env,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("status 1"), "{e}");
+        let started = std::time::Instant::now();
+        let e = run_once(
+            &CommandLine(vec!["sleep 30".into()]),
+            &env,
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("did not exit") && started.elapsed() < Duration::from_secs(5),
+            "{e}"
+        );
+        let e = run_once(
+            &CommandLine(vec!["/no/such/binary".into()]),
+            &env,
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("starting"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn requests_during_a_run_coalesce_into_one_more_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("runs");
+        let line = CommandLine(vec![format!("echo run >> {}; sleep 0.3", log.display())]);
+        let mut c = Commands::new(
+            vec![],
+            Arc::new(Metrics::default()),
+            CancellationToken::new(),
+        );
+        for _ in 0..20 {
+            c.request(&line, Duration::from_secs(5));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..20 {
+            c.request(&line, Duration::from_secs(5));
+        }
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let runs = std::fs::read_to_string(&log).unwrap().lines().count();
+        assert_eq!(runs, 2, "40 requests in two bursts: one run, then one more");
+    }
+}
