@@ -134,13 +134,21 @@ pub fn parse(file: &Path, text: &str) -> Definitions {
             };
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            Problem::error(file, e.line().max(1), format!("{what}: {msg} (column {})", e.column()))
+            Problem::error(
+                file,
+                e.line().max(1),
+                format!("{what}: {msg} (column {})", e.column()),
+            )
         }),
         Format::Hcl => hcl::from_str::<Value>(text).map_err(|e| match &e {
             hcl::Error::Parse(p) => Problem::error(
                 file,
                 p.location().line(),
-                format!("invalid HCL: {} (column {})", p.message(), p.location().column()),
+                format!(
+                    "invalid HCL: {} (column {})",
+                    p.message(),
+                    p.location().column()
+                ),
             ),
             other => Problem::error(file, 1, format!("invalid HCL: {other}")),
         }),
@@ -322,18 +330,29 @@ impl Converter {
             other => {
                 self.error(
                     path.to_vec(),
-                    format!("expected an object or a list of objects, found {}", kind_of(other)),
+                    format!(
+                        "expected an object or a list of objects, found {}",
+                        kind_of(other)
+                    ),
                 );
                 Vec::new()
             }
         }
     }
 
-    fn object<'v>(&mut self, v: &'v Value, path: &[Seg], what: &str) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &[Seg],
+        what: &str,
+    ) -> Option<&'v Map<String, Value>> {
         match v {
             Value::Object(m) => Some(m),
             other => {
-                self.error(path.to_vec(), format!("{what} must be an object, found {}", kind_of(other)));
+                self.error(
+                    path.to_vec(),
+                    format!("{what} must be an object, found {}", kind_of(other)),
+                );
                 None
             }
         }
@@ -354,11 +373,24 @@ impl Converter {
                 "meta" => reg.meta = self.string_map(v, &p),
                 "enabletagoverride" => reg.enable_tag_override = self.boolean(v, &p),
                 "weights" => reg.weights = self.weights(v, &p),
-                "check" => single = self.list(v, &p).into_iter().map(|(i, c)| (at(&p, Seg::Index(i)), c)).collect(),
-                "checks" => many = self.list(v, &p).into_iter().map(|(i, c)| (at(&p, Seg::Index(i)), c)).collect(),
-                k if IGNORED_SERVICE_FIELDS.contains(&k) => {
-                    self.warn(p, format!("`{key}` is not supported by registrar and is ignored"))
+                "check" => {
+                    single = self
+                        .list(v, &p)
+                        .into_iter()
+                        .map(|(i, c)| (at(&p, Seg::Index(i)), c))
+                        .collect()
                 }
+                "checks" => {
+                    many = self
+                        .list(v, &p)
+                        .into_iter()
+                        .map(|(i, c)| (at(&p, Seg::Index(i)), c))
+                        .collect()
+                }
+                k if IGNORED_SERVICE_FIELDS.contains(&k) => self.warn(
+                    p,
+                    format!("`{key}` is not supported by registrar and is ignored"),
+                ),
                 _ => self.error(p, format!("unknown service field `{key}`")),
             }
         }
@@ -433,7 +465,10 @@ impl Converter {
         match v {
             Value::String(s) => Some(s.clone()),
             other => {
-                self.error(path.to_vec(), format!("expected a string, found {}", kind_of(other)));
+                self.error(
+                    path.to_vec(),
+                    format!("expected a string, found {}", kind_of(other)),
+                );
                 None
             }
         }
@@ -441,7 +476,10 @@ impl Converter {
 
     fn strings(&mut self, v: &Value, path: &[Seg]) -> Vec<String> {
         let Value::Array(items) = v else {
-            self.error(path.to_vec(), format!("expected a list of strings, found {}", kind_of(v)));
+            self.error(
+                path.to_vec(),
+                format!("expected a list of strings, found {}", kind_of(v)),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -465,7 +503,10 @@ impl Converter {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 other => {
-                    let msg = format!("meta value `{k}` must be a string, found {}", kind_of(other));
+                    let msg = format!(
+                        "meta value `{k}` must be a string, found {}",
+                        kind_of(other)
+                    );
                     self.error(at(path, Seg::Key(k.clone())), msg);
                     continue;
                 }
@@ -501,7 +542,10 @@ impl Converter {
         match n.and_then(|n| u16::try_from(n).ok()) {
             Some(p) => Some(p),
             None => {
-                self.error(path.to_vec(), format!("port must be a number from 0 to 65535, found {v}"));
+                self.error(
+                    path.to_vec(),
+                    format!("port must be a number from 0 to 65535, found {v}"),
+                );
                 None
             }
         }
@@ -510,9 +554,14 @@ impl Converter {
     fn boolean(&mut self, v: &Value, path: &[Seg]) -> bool {
         match v {
             Value::Bool(b) => *b,
-            Value::String(s) if gocompat::parse_bool(s).is_some() => gocompat::parse_bool(s).unwrap_or_default(),
+            Value::String(s) if gocompat::parse_bool(s).is_some() => {
+                gocompat::parse_bool(s).unwrap_or_default()
+            }
             other => {
-                self.error(path.to_vec(), format!("expected true or false, found {other}"));
+                self.error(
+                    path.to_vec(),
+                    format!("expected true or false, found {other}"),
+                );
                 false
             }
         }
@@ -525,7 +574,10 @@ impl Converter {
             Some("critical") => Some(Status::Critical),
             Some("") => None,
             _ => {
-                self.error(path.to_vec(), format!("status must be `passing`, `warning` or `critical`, found {v}"));
+                self.error(
+                    path.to_vec(),
+                    format!("status must be `passing`, `warning` or `critical`, found {v}"),
+                );
                 None
             }
         }
@@ -535,11 +587,13 @@ impl Converter {
     fn duration(&mut self, v: &Value, path: &[Seg]) -> Option<Duration> {
         let parsed = match v {
             Value::String(s) => gocompat::duration::parse(s),
-            Value::Number(n) => n
-                .as_u64()
-                .map(Duration::from_nanos)
-                .ok_or_else(|| format!("invalid duration {n}: must be a whole, non-negative number of nanoseconds")),
-            other => Err(format!("expected a duration such as \"10s\", found {}", kind_of(other))),
+            Value::Number(n) => n.as_u64().map(Duration::from_nanos).ok_or_else(|| {
+                format!("invalid duration {n}: must be a whole, non-negative number of nanoseconds")
+            }),
+            other => Err(format!(
+                "expected a duration such as \"10s\", found {}",
+                kind_of(other)
+            )),
         };
         match parsed {
             Ok(d) => Some(d),
@@ -552,7 +606,10 @@ impl Converter {
 
     fn weights(&mut self, v: &Value, path: &[Seg]) -> Option<Weights> {
         let m = self.object(v, path, "`weights`")?;
-        let mut w = Weights { passing: 1, warning: 1 };
+        let mut w = Weights {
+            passing: 1,
+            warning: 1,
+        };
         for (k, v) in m {
             let p = at(path, Seg::Key(k.clone()));
             let n = v.as_u64().and_then(|n| u32::try_from(n).ok());
@@ -560,13 +617,19 @@ impl Converter {
                 "passing" => &mut w.passing,
                 "warning" => &mut w.warning,
                 _ => {
-                    self.error(p, format!("unknown weights field `{k}`: use `passing` and `warning`"));
+                    self.error(
+                        p,
+                        format!("unknown weights field `{k}`: use `passing` and `warning`"),
+                    );
                     continue;
                 }
             };
             match n {
                 Some(n) => *slot = n,
-                None => self.error(p, format!("a weight is a whole number from 0 to 65535, found {v}")),
+                None => self.error(
+                    p,
+                    format!("a weight is a whole number from 0 to 65535, found {v}"),
+                ),
             }
         }
         Some(w)

@@ -34,7 +34,11 @@ pub(crate) fn canon(key: &str) -> String {
 /// The 1-based line of byte `offset` in `text`.
 pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// The line of the value at `path` in a JSON document (which must be valid JSON).
@@ -225,9 +229,9 @@ fn locate_hcl(body: &Body, path: &[Seg]) -> Option<usize> {
     for seg in path {
         let next = match (&node, seg) {
             (HclNode::Body(b), Seg::Key(k)) => hcl_body_key(b, &canon(k)),
-            (HclNode::Blocks(blocks), Seg::Index(n)) => blocks.get(*n).map(|b| {
-                (HclNode::Body(&b.body), start(b.span()))
-            }),
+            (HclNode::Blocks(blocks), Seg::Index(n)) => blocks
+                .get(*n)
+                .map(|b| (HclNode::Body(&b.body), start(b.span()))),
             (HclNode::Expr(Expression::Array(a)), Seg::Index(n)) => {
                 a.get(*n).map(|e| (HclNode::Expr(e), start(e.span())))
             }
@@ -297,23 +301,53 @@ mod tests {
   ]
 }"#;
         assert_eq!(json_line(text, &[key("services"), Seg::Index(1)]), 4);
-        assert_eq!(json_line(text, &[key("services"), Seg::Index(1), key("name")]), 5);
-        let p = [key("services"), Seg::Index(1), key("checks"), Seg::Index(1), key("interval")];
+        assert_eq!(
+            json_line(text, &[key("services"), Seg::Index(1), key("name")]),
+            5
+        );
+        let p = [
+            key("services"),
+            Seg::Index(1),
+            key("checks"),
+            Seg::Index(1),
+            key("interval"),
+        ];
         assert_eq!(json_line(text, &p), 8);
         // A missing key: the deepest step found.
-        assert_eq!(json_line(text, &[key("services"), Seg::Index(0), key("port")]), 3);
+        assert_eq!(
+            json_line(text, &[key("services"), Seg::Index(0), key("port")]),
+            3
+        );
         let lone = "{\n \"service\":\n  {\"id\": \"x\", \"name\": \"a\\\"b\"}\n}";
-        assert_eq!(json_line(lone, &[key("service"), Seg::Index(0), key("name")]), 3);
+        assert_eq!(
+            json_line(lone, &[key("service"), Seg::Index(0), key("name")]),
+            3
+        );
     }
 
     #[test]
     fn hcl_paths_follow_blocks_and_attributes() {
         let text = "services {\n  name = \"a\"\n}\nservices {\n  name = \"b\"\n  checks = [\n    { ttl = \"1s\" },\n    { interval = \"1s\" }\n  ]\n  check {\n    tcp = \"x\"\n  }\n}\n";
         assert_eq!(hcl_line(text, &[key("services"), Seg::Index(1)]), 4);
-        assert_eq!(hcl_line(text, &[key("services"), Seg::Index(1), key("name")]), 5);
-        let p = [key("services"), Seg::Index(1), key("checks"), Seg::Index(1), key("interval")];
+        assert_eq!(
+            hcl_line(text, &[key("services"), Seg::Index(1), key("name")]),
+            5
+        );
+        let p = [
+            key("services"),
+            Seg::Index(1),
+            key("checks"),
+            Seg::Index(1),
+            key("interval"),
+        ];
         assert_eq!(hcl_line(text, &p), 8);
-        let c = [key("services"), Seg::Index(1), key("check"), Seg::Index(0), key("tcp")];
+        let c = [
+            key("services"),
+            Seg::Index(1),
+            key("check"),
+            Seg::Index(0),
+            key("tcp"),
+        ];
         assert_eq!(hcl_line(text, &c), 11);
         assert_eq!(canon("Enable_Tag-Override"), "enabletagoverride");
     }

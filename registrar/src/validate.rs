@@ -82,15 +82,25 @@ pub(crate) fn service(reg: &ServiceRegistration, marks: usize) -> Vec<(&'static 
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         let msg = if k.is_empty() || bad_char {
-            Some(format!("meta key `{k}` may hold only letters, digits, `_` and `-`"))
+            Some(format!(
+                "meta key `{k}` may hold only letters, digits, `_` and `-`"
+            ))
         } else if k.len() > MAX_META_KEY {
-            Some(format!("meta key `{k}` is longer than {MAX_META_KEY} characters"))
+            Some(format!(
+                "meta key `{k}` is longer than {MAX_META_KEY} characters"
+            ))
         } else if v.len() > MAX_META_VALUE {
-            Some(format!("meta value of `{k}` is longer than {MAX_META_VALUE} characters"))
+            Some(format!(
+                "meta value of `{k}` is longer than {MAX_META_VALUE} characters"
+            ))
         } else if k.starts_with("consul-") {
-            Some(format!("meta key `{k}`: the prefix `consul-` is reserved for Consul"))
+            Some(format!(
+                "meta key `{k}`: the prefix `consul-` is reserved for Consul"
+            ))
         } else if [MANAGED_BY, FILE_KEY, DIR_KEY].contains(&k.as_str()) {
-            Some(format!("meta key `{k}` is reserved: registrar marks what it registers with it"))
+            Some(format!(
+                "meta key `{k}` is reserved: registrar marks what it registers with it"
+            ))
         } else {
             None
         };
@@ -117,7 +127,11 @@ pub(crate) fn check(c: &CheckRegistration) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let active = !c.http.is_empty() || !c.tcp.is_empty();
     if !c.http.is_empty() && !c.tcp.is_empty() {
-        out.push(("tcp", "`http` and `tcp` are both set: a check has one type, split it into two checks".to_string()));
+        out.push((
+            "tcp",
+            "`http` and `tcp` are both set: a check has one type, split it into two checks"
+                .to_string(),
+        ));
     }
     if c.interval.is_some() && c.ttl.is_some() {
         out.push((
@@ -126,26 +140,50 @@ pub(crate) fn check(c: &CheckRegistration) -> Vec<(&'static str, String)> {
         ));
     } else if active {
         match c.interval {
-            None => out.push(("", "an http or tcp check needs an `interval`, such as \"10s\"".to_string())),
-            Some(d) if d.is_zero() => out.push(("interval", "interval must be > 0 for http and tcp checks".to_string())),
+            None => out.push((
+                "",
+                "an http or tcp check needs an `interval`, such as \"10s\"".to_string(),
+            )),
+            Some(d) if d.is_zero() => out.push((
+                "interval",
+                "interval must be > 0 for http and tcp checks".to_string(),
+            )),
             Some(_) => {}
         }
     } else {
         match c.ttl {
-            None => out.push(("", "a check needs `http` or `tcp` with an `interval`, or a `ttl`".to_string())),
-            Some(d) if d.is_zero() => out.push(("ttl", "ttl must be > 0 for TTL checks".to_string())),
+            None => out.push((
+                "",
+                "a check needs `http` or `tcp` with an `interval`, or a `ttl`".to_string(),
+            )),
+            Some(d) if d.is_zero() => {
+                out.push(("ttl", "ttl must be > 0 for TTL checks".to_string()))
+            }
             Some(_) => {}
         }
     }
     if !c.http.is_empty() {
         match reqwest::Url::parse(&c.http) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            Ok(u) => out.push(("http", format!("http check URL `{}` must use http or https, not {}", c.http, u.scheme()))),
-            Err(e) => out.push(("http", format!("http check URL `{}` is invalid: {e}", c.http))),
+            Ok(u) => out.push((
+                "http",
+                format!(
+                    "http check URL `{}` must use http or https, not {}",
+                    c.http,
+                    u.scheme()
+                ),
+            )),
+            Err(e) => out.push((
+                "http",
+                format!("http check URL `{}` is invalid: {e}", c.http),
+            )),
         }
     }
     if !c.tcp.is_empty() && !host_port(&c.tcp) {
-        out.push(("tcp", format!("tcp check address `{}` must be host:port", c.tcp)));
+        out.push((
+            "tcp",
+            format!("tcp check address `{}` must be host:port", c.tcp),
+        ));
     }
     if !c.method.is_empty() && !c.method.chars().all(|ch| ch.is_ascii_alphabetic()) {
         out.push(("method", format!("HTTP method `{}` is invalid", c.method)));
@@ -176,7 +214,11 @@ pub(crate) fn registration(reg: &ServiceRegistration, marks: usize) -> (Vec<Stri
     }
     for (i, c) in reg.checks.iter().enumerate() {
         for (field, m) in check(c) {
-            let field = if field.is_empty() { String::new() } else { format!(" {field}") };
+            let field = if field.is_empty() {
+                String::new()
+            } else {
+                format!(" {field}")
+            };
             errors.push(format!("check #{}{field}: {m}", i + 1));
         }
     }
