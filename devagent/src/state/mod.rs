@@ -244,8 +244,19 @@ impl Drop for Waiting<'_> {
 impl Store {
     /// A store holding the agent's node, its `serfHealth` check and the `consul` service.
     pub fn new(cfg: StoreConfig) -> Arc<Store> {
+        // Indexes start at the wall clock in milliseconds, so an agent that
+        // restarts (all state is in memory) never reissues an index a client
+        // saw before: blocked clients wake at once instead of waiting out
+        // their `wait`.
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let inner = Inner {
+            index: epoch_ms,
+            ..Inner::default()
+        };
         let store = Arc::new(Store {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
             cfg,
             timer: Notify::new(),
             waiting: AtomicI64::new(0),
@@ -310,8 +321,15 @@ impl Store {
                 let mut inner = self.lock();
                 let (index, value) = query(&inner);
                 let index = index.max(1);
-                let rx = (opts.index > 0 && index <= opts.index && !opts.wait.is_zero())
-                    .then(|| inner.subscribe(&sub));
+                // An index beyond anything this agent has issued comes from a
+                // previous life (an agent restart): answer at once so the
+                // client sees the index go backwards and resets.
+                let from_the_past = opts.index <= inner.index.max(1);
+                let rx = (opts.index > 0
+                    && index <= opts.index
+                    && from_the_past
+                    && !opts.wait.is_zero())
+                .then(|| inner.subscribe(&sub));
                 (index, value, rx)
             };
             let Some(mut rx) = rx else {
