@@ -30,11 +30,13 @@ pub(crate) enum Changes {
     Rescan,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     pending: Mutex<BTreeSet<String>>,
     rescan: AtomicBool,
-    events: AtomicU64,
+    /// When the last relevant event came, in microseconds after `base`.
+    last_event: AtomicU64,
+    base: Instant,
     wake: Notify,
 }
 
@@ -80,7 +82,8 @@ impl Shared {
                 self.rescan.store(true, Ordering::SeqCst);
             }
         }
-        self.events.fetch_add(1, Ordering::SeqCst);
+        let micros = u64::try_from(self.base.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_event.store(micros, Ordering::SeqCst);
         self.wake.notify_one();
     }
 }
@@ -95,7 +98,13 @@ pub(crate) struct DirWatch {
 impl DirWatch {
     /// Starts watching `dir`.
     pub(crate) fn start(dir: &Path) -> notify::Result<DirWatch> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(BTreeSet::new()),
+            rescan: AtomicBool::new(false),
+            last_event: AtomicU64::new(0),
+            base: Instant::now(),
+            wake: Notify::new(),
+        });
         let sink = Arc::clone(&shared);
         let mut watcher = notify::recommended_watcher(move |ev| sink.record(ev))?;
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
@@ -115,14 +124,15 @@ impl DirWatch {
             }
             s.wake.notified().await;
         }
+        // Quiet for `debounce` since the last event, or `max_wait` in all.
         let deadline = Instant::now() + max_wait;
         loop {
-            let seen = s.events.load(Ordering::SeqCst);
-            let wake = (Instant::now() + debounce).min(deadline);
-            tokio::time::sleep_until(wake).await;
-            if s.events.load(Ordering::SeqCst) == seen || Instant::now() >= deadline {
+            let last = s.base + Duration::from_micros(s.last_event.load(Ordering::SeqCst));
+            let wake = (last + debounce).min(deadline);
+            if Instant::now() >= wake {
                 break;
             }
+            tokio::time::sleep_until(wake).await;
         }
         let names = std::mem::take(&mut *s.pending());
         if s.rescan.swap(false, Ordering::SeqCst) {
