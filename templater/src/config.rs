@@ -50,6 +50,9 @@ pub struct TemplateConfig {
     pub destination: Option<PathBuf>,
     /// Command run after the output changed (`sh -c` when it has spaces).
     pub command: Vec<String>,
+    /// Command that validates the new output in place (`nginx -t`); when it
+    /// fails the previous output is put back and `command` does not run.
+    pub check_command: Vec<String>,
     /// How long the command may run.
     pub command_timeout: Duration,
     /// File mode of the output (default: keep the existing mode, else 0644).
@@ -587,6 +590,7 @@ impl Ctx<'_> {
                 "contents" => t.contents = Some(self.string(val, k)?),
                 "destination" => t.destination = Some(self.string(val, k)?.into()),
                 "command" => t.command = self.strings(val, k)?,
+                "check_command" => t.check_command = self.strings(val, k)?,
                 "command_timeout" => t.command_timeout = self.duration(val, k)?,
                 "exec" => {
                     for (ek, ev) in self.object(val, "template.exec")? {

@@ -21,8 +21,17 @@ pub struct Target {
     pub create_dirs: bool,
 }
 
-/// Writes `content` if it differs from the file; returns whether it wrote.
-pub fn write(target: &Target, content: &[u8]) -> std::io::Result<bool> {
+/// What a write did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The file already held this content.
+    Unchanged,
+    /// The file was replaced; it held this before (`None`: it did not exist).
+    Changed(Option<Vec<u8>>),
+}
+
+/// Writes `content` if it differs from the file.
+pub fn write(target: &Target, content: &[u8]) -> std::io::Result<Written> {
     let path = &target.path;
     let existing = match fs::read(path) {
         Ok(old) => Some(old),
@@ -30,7 +39,7 @@ pub fn write(target: &Target, content: &[u8]) -> std::io::Result<bool> {
         Err(e) => return Err(e),
     };
     if existing.as_deref() == Some(content) {
-        return Ok(false);
+        return Ok(Written::Unchanged);
     }
     let dir = path
         .parent()
@@ -80,7 +89,15 @@ pub fn write(target: &Target, content: &[u8]) -> std::io::Result<bool> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map(|()| true)
+    result.map(|()| Written::Changed(existing))
+}
+
+/// Puts back what a write replaced (after a failed check command).
+pub fn restore(target: &Target, previous: Option<&[u8]>) -> std::io::Result<()> {
+    match previous {
+        Some(old) => write(target, old).map(|_| ()),
+        None => fs::remove_file(&target.path),
+    }
 }
 
 /// `<path>.bak`.
@@ -104,18 +121,24 @@ mod tests {
             backup: true,
             create_dirs: true,
         };
-        assert!(write(&t, b"one").unwrap());
+        assert_eq!(write(&t, b"one").unwrap(), Written::Changed(None));
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(
-            !write(&t, b"one").unwrap(),
+        assert_eq!(
+            write(&t, b"one").unwrap(),
+            Written::Unchanged,
             "unchanged content is not written"
         );
-        assert!(write(&t, b"two").unwrap());
+        assert_eq!(
+            write(&t, b"two").unwrap(),
+            Written::Changed(Some(b"one".to_vec()))
+        );
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read(backup_path(&path)).unwrap(), b"one");
+        restore(&t, Some(b"one")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
             .filter_map(Result::ok)

@@ -27,7 +27,7 @@ use crate::deps::Dep;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
 use crate::funcs::{Brain, Env};
-use crate::output::{self, Target};
+use crate::output::{self, Target, Written};
 use crate::status::Metrics;
 
 /// Why the runner stopped.
@@ -334,34 +334,49 @@ impl Runner {
             backup: t.cfg.backup,
             create_dirs: t.cfg.create_dest_dirs,
         };
-        let written = tokio::task::spawn_blocking(move || output::write(&target, text.as_bytes()))
+        let t2 = target.clone();
+        let written = tokio::task::spawn_blocking(move || output::write(&t2, text.as_bytes()))
             .await
             .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?;
-        match written {
-            Ok(changed) => {
-                if changed {
-                    self.shared.metrics.writes.inc();
-                    tracing::info!(template = %name, "rendered");
-                }
-                Ok(changed)
-            }
+        let previous = match written {
+            Ok(Written::Unchanged) => return Ok(false),
+            Ok(Written::Changed(previous)) => previous,
             Err(e) => {
                 let msg = format!(
                     "template {name}: cannot write {}: {e}",
-                    t.cfg
-                        .destination
-                        .as_ref()
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_default()
+                    target.path.display()
                 );
                 self.shared.metrics.render_errors.inc();
                 if self.fatal(&t.cfg) || self.cfg.once {
                     return Err(Error::runner(msg));
                 }
                 tracing::error!(error = %msg, "keeping the previous output");
-                Ok(false)
+                return Ok(false);
+            }
+        };
+        let check = CommandLine(t.cfg.check_command.clone());
+        if !check.0.is_empty() {
+            if let Err(e) = run_once(&check, self.commands.env(), t.cfg.command_timeout).await {
+                self.shared.metrics.render_errors.inc();
+                let restored = tokio::task::spawn_blocking(move || {
+                    output::restore(&target, previous.as_deref())
+                })
+                .await
+                .map_err(|e| Error::runner(format!("template {name}: restoring: {e}")))?;
+                let msg = format!("template {name}: the check command rejected the new output ({e}); the previous output is back");
+                if let Err(re) = restored {
+                    tracing::error!(template = %name, error = %re, "restoring the previous output failed");
+                }
+                if self.fatal(&t.cfg) || self.cfg.once {
+                    return Err(Error::runner(msg));
+                }
+                tracing::error!(error = %msg, "not reloading");
+                return Ok(false);
             }
         }
+        self.shared.metrics.writes.inc();
+        tracing::info!(template = %name, "rendered");
+        Ok(true)
     }
 
     fn wait_of(&self, i: usize) -> Option<Wait> {
