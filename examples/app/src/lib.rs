@@ -1,0 +1,271 @@
+//! The app: pulls readings from the sensor and sends them to the workers,
+//! round-robin, finding both only by name through `dcy`. It checks every
+//! answer, records which worker served it (`GET /stats`), and keeps working
+//! while workers come and go: a request to a worker that just died is
+//! retried on another one.
+#![warn(missing_docs)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use worker::Square;
+
+/// `app` flags.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "app", about = "Squares the sensor's readings on the workers")]
+pub struct Args {
+    /// Service flags.
+    #[command(flatten)]
+    pub service: kit::ServiceArgs,
+    /// Pause between rounds of each caller (0: as fast as possible).
+    #[arg(long, default_value = "20ms", value_parser = gocompat::duration::parse)]
+    pub interval: Duration,
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// How long to wait at start for the sensor and a worker.
+    #[arg(long = "wait-for", default_value = "30s", value_parser = gocompat::duration::parse)]
+    pub wait_for: Duration,
+}
+
+/// One answer, for `/stats`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Served {
+    /// The reading.
+    pub n: i64,
+    /// The square.
+    pub square: i64,
+    /// The worker that answered.
+    pub worker: String,
+}
+
+/// What the app has done.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Correct answers.
+    pub ok: u64,
+    /// Rounds that failed after retries.
+    pub failed: u64,
+    /// Answers that were wrong.
+    pub wrong: u64,
+    /// Answers per worker.
+    pub by_worker: BTreeMap<String, u64>,
+    /// The latest answers.
+    pub last: VecDeque<Served>,
+    /// The latest error.
+    pub last_error: Option<String>,
+}
+
+/// How the app reaches the sensor and the workers.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// By name, through dcy discovery (the point of the demo).
+    Discovery(dcy::http::HttpClient),
+    /// Fixed addresses (for the benchmark that measures discovery's cost).
+    Fixed {
+        /// HTTP client.
+        http: reqwest::Client,
+        /// `host:port` of the sensor.
+        sensor: String,
+        /// `host:port` of one worker.
+        worker: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Reading {
+    value: i64,
+}
+
+impl Target {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
+        let resp = match self {
+            Target::Discovery(http) => http.get(url).await?,
+            Target::Fixed { http, .. } => http.get(url).send().await?,
+        };
+        if !resp.status().is_success() {
+            anyhow::bail!("{url}: {}", resp.status());
+        }
+        Ok(resp.json().await?)
+    }
+
+    fn urls(&self, n: Option<i64>) -> String {
+        match (self, n) {
+            (Target::Discovery(_), None) => "http://sensor/reading".into(),
+            (Target::Discovery(_), Some(n)) => format!("http://worker/square?n={n}"),
+            (Target::Fixed { sensor, .. }, None) => format!("http://{sensor}/reading"),
+            (Target::Fixed { worker, .. }, Some(n)) => format!("http://{worker}/square?n={n}"),
+        }
+    }
+
+    /// One round: a reading, squared by a worker, checked.
+    pub async fn round(&self) -> anyhow::Result<Square> {
+        let reading: Reading = self.get_json(&self.urls(None)).await?;
+        let sq: Square = self.get_json(&self.urls(Some(reading.value))).await?;
+        if sq.n != reading.value || sq.square != reading.value * reading.value {
+            anyhow::bail!("{} answered {} for {}", sq.worker, sq.square, reading.value);
+        }
+        Ok(sq)
+    }
+}
+
+/// Runs rounds until `stop`, recording them in `stats`.
+pub async fn drive(
+    target: Target,
+    stats: Arc<Mutex<Stats>>,
+    concurrency: usize,
+    interval: Duration,
+    stop: CancellationToken,
+    rounds: Counter,
+) {
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (target, stats, stop, rounds) = (
+            target.clone(),
+            Arc::clone(&stats),
+            stop.clone(),
+            rounds.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let r = target.round().await;
+                rounds.inc();
+                {
+                    let mut s = stats
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match r {
+                        Ok(sq) => {
+                            s.ok += 1;
+                            *s.by_worker.entry(sq.worker.clone()).or_default() += 1;
+                            s.last.push_back(Served {
+                                n: sq.n,
+                                square: sq.square,
+                                worker: sq.worker,
+                            });
+                            if s.last.len() > 20 {
+                                s.last.pop_front();
+                            }
+                        }
+                        Err(e) => {
+                            let text = format!("{e:#}");
+                            if text.contains("answered") {
+                                s.wrong += 1;
+                            } else {
+                                s.failed += 1;
+                            }
+                            tracing::warn!(error = %text, "round failed");
+                            s.last_error = Some(text);
+                        }
+                    }
+                }
+                if !interval.is_zero() {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Runs `rounds` rounds as fast as `concurrency` callers go; returns rounds per second.
+pub async fn throughput(target: Target, total: u64, concurrency: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let per = total / concurrency.max(1) as u64;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                target.round().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((per * concurrency.max(1) as u64) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Runs the app until `shutdown`; `ready` gets the address once registered.
+pub async fn run(
+    args: Args,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let client = args.service.client()?;
+    let discovery = dcy::Discovery::new(client.clone());
+    tracing::info!("waiting for the sensor and a worker");
+    discovery
+        .wait_for(&["sensor", "worker"], args.wait_for)
+        .await?;
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let mut registry = Registry::with_prefix("app");
+    let rounds = Counter::default();
+    registry.register("rounds", "Rounds run", rounds.clone());
+    let stop = CancellationToken::new();
+    let driver = tokio::spawn(drive(
+        Target::Discovery(discovery.http()),
+        Arc::clone(&stats),
+        args.concurrency,
+        args.interval,
+        stop.clone(),
+        rounds,
+    ));
+    let st = Arc::clone(&stats);
+    let router = move |_: &str| {
+        Router::new()
+            .route(
+                "/stats",
+                get(|State(s): State<Arc<Mutex<Stats>>>| async move {
+                    Json(
+                        s.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone(),
+                    )
+                }),
+            )
+            .with_state(st)
+    };
+    let result = kit::serve(
+        "app",
+        &[],
+        &args.service,
+        &client,
+        router,
+        Arc::new(Mutex::new(registry)),
+        shutdown,
+        ready,
+    )
+    .await;
+    stop.cancel();
+    let _ = driver.await;
+    result
+}
+
+/// The binary's entry point.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
+    kit::main(|| {
+        run(args, kit::shutdown_signal(), |addr| {
+            println!("app listening on {addr}")
+        })
+    })
+}

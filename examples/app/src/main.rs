@@ -1,0 +1,4 @@
+//! `app`: see the library.
+fn main() -> std::process::ExitCode {
+    app::main()
+}

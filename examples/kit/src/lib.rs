@@ -1,0 +1,196 @@
+//! What the example services share: serving an axum router on port 0,
+//! registering it through `dcy` with an HTTP check on `/health`, Prometheus
+//! `/metrics`, deregistration on shutdown, signals and logging.
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use dcy::registry::{Check, Registration};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+/// Flags every example service takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// Consul connection (`-http-addr`, `-token`, ... or `CONSUL_*`).
+    #[command(flatten)]
+    pub consul: dcy::cli::ConsulArgs,
+    /// Address to listen on (and to register).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Instance ID (default: `<service>-<port>`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Interval of the agent's HTTP check on `/health`.
+    #[arg(long = "check-interval", default_value = "1s", value_parser = gocompat::duration::parse)]
+    pub check_interval: Duration,
+}
+
+impl ServiceArgs {
+    /// Defaults, with Consul at `consul` (e.g. `http://127.0.0.1:8500`).
+    pub fn local(consul: &str) -> ServiceArgs {
+        ServiceArgs {
+            consul: dcy::cli::ConsulArgs {
+                http_addr: Some(consul.to_string()),
+                ..Default::default()
+            },
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            id: None,
+            check_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// The Consul client these flags describe.
+    pub fn client(&self) -> anyhow::Result<dcy::Client> {
+        Ok(dcy::Client::new(self.consul.to_config()?)?)
+    }
+}
+
+/// A Prometheus registry for a service's own metrics plus dcy's.
+pub type Metrics = Arc<Mutex<Registry>>;
+
+async fn metrics_handler(State(m): State<Metrics>) -> impl IntoResponse {
+    let mut out = String::new();
+    let registry = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match encode(&mut out, &registry) {
+        Ok(()) => (StatusCode::OK, out),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, String::new()),
+    }
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Serving {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its registration.
+    pub registration: dcy::Registered,
+}
+
+/// Serves the router `make_router` builds for the instance ID (plus
+/// `/health` and `/metrics`), registers it as `name` with an HTTP check, and
+/// runs until `shutdown`; then deregisters.
+///
+/// `ready` is called with the address once the service is registered.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    name: &str,
+    tags: &[&str],
+    args: &ServiceArgs,
+    client: &dcy::Client,
+    make_router: impl FnOnce(&str) -> Router,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    client.metrics().register(
+        &mut metrics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port)).await?;
+    let addr = listener.local_addr()?;
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{name}-{}", addr.port()));
+    let app = make_router(&id)
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_handler).with_state(metrics));
+    let stop = CancellationToken::new();
+    let server_stop = stop.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_stop.cancelled().await })
+            .await
+    });
+    let mut reg = Registration::new(name)
+        .id(&id)
+        .address(&addr.ip().to_string())
+        .port(addr.port())
+        .meta("version", env!("CARGO_PKG_VERSION"))
+        // The server listens already: start passing, the agent's check takes over.
+        .check(
+            Check::http(&format!("http://{addr}/health"), args.check_interval)
+                .timeout(Duration::from_secs(1))
+                .initial_status(dcy::Status::Passing),
+        )
+        .deregister_critical_after(Duration::from_secs(60));
+    for t in tags {
+        reg = reg.tag(t);
+    }
+    let registration = reg.register(client).await?;
+    tracing::info!(service = name, id = %id, %addr, "serving and registered");
+    ready(addr);
+    shutdown.await;
+    tracing::info!(service = name, id = %id, "shutting down: deregistering");
+    if let Err(e) = registration.deregister().await {
+        tracing::warn!(error = %e, "deregistering failed");
+    }
+    stop.cancel();
+    server.await??;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// Sets up logging (`RUST_LOG`, default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The `main` of an example binary: logging, a runtime, `run`, an exit code.
+pub fn main<F, Fut>(run: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

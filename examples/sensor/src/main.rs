@@ -1,0 +1,4 @@
+//! `sensor`: see the library.
+fn main() -> std::process::ExitCode {
+    sensor::main()
+}

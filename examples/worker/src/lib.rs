@@ -1,0 +1,106 @@
+//! The worker: squares numbers (`GET /square?n=12`). Any number of them run;
+//! each registers through `dcy` as `worker` with an HTTP check.
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+
+/// `worker` flags.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "worker", about = "Squares numbers for the demo app")]
+pub struct Args {
+    /// Service flags.
+    #[command(flatten)]
+    pub service: kit::ServiceArgs,
+}
+
+/// The question.
+#[derive(Debug, Deserialize)]
+pub struct SquareQuery {
+    /// The number.
+    pub n: i64,
+}
+
+/// The answer, with the instance that computed it.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Square {
+    /// The number.
+    pub n: i64,
+    /// Its square.
+    pub square: i64,
+    /// The worker instance.
+    pub worker: String,
+}
+
+#[derive(Clone)]
+struct St {
+    id: Arc<str>,
+    squares: Counter,
+}
+
+async fn square(
+    State(s): State<St>,
+    Query(q): Query<SquareQuery>,
+) -> Result<Json<Square>, (StatusCode, String)> {
+    let square = q.n.checked_mul(q.n).ok_or_else(|| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("{} squared overflows: use |n| < 3037000499", q.n),
+        )
+    })?;
+    s.squares.inc();
+    Ok(Json(Square {
+        n: q.n,
+        square,
+        worker: s.id.to_string(),
+    }))
+}
+
+/// Serves squares until `shutdown`; `ready` gets the address once registered.
+pub async fn run(
+    args: Args,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let client = args.service.client()?;
+    let mut registry = Registry::with_prefix("worker");
+    let squares = Counter::default();
+    registry.register("squares", "Squares computed", squares.clone());
+    let router = |id: &str| {
+        Router::new().route("/square", get(square)).with_state(St {
+            id: id.into(),
+            squares,
+        })
+    };
+    kit::serve(
+        "worker",
+        &["v1"],
+        &args.service,
+        &client,
+        router,
+        Arc::new(Mutex::new(registry)),
+        shutdown,
+        ready,
+    )
+    .await
+}
+
+/// The binary's entry point.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
+    kit::main(|| {
+        run(args, kit::shutdown_signal(), |addr| {
+            println!("worker listening on {addr}")
+        })
+    })
+}

@@ -1,0 +1,4 @@
+//! `worker`: see the library.
+fn main() -> std::process::ExitCode {
+    worker::main()
+}
