@@ -68,7 +68,12 @@ struct FileEntry {
 
 #[derive(Debug)]
 enum Action {
-    Register(ServiceRegistration),
+    /// Register; `claim`: first look whether someone else holds the ID
+    /// (when the last look at the agent is not from this very round).
+    Register {
+        reg: ServiceRegistration,
+        claim: bool,
+    },
     Deregister(String),
 }
 
@@ -138,14 +143,14 @@ pub async fn run(
                     Changes::Files(names) => s.read(names.into_iter().collect()).await,
                     Changes::Rescan => s.rescan().await,
                 }
-                pending = !s.push(&shutdown).await;
+                pending = !s.push(&shutdown, false).await;
             }
             _ = tick.tick() => {
                 s.rescan().await;
-                pending = !s.look_at_agent().await || !s.push(&shutdown).await;
+                pending = !s.look_at_agent().await || !s.push(&shutdown, true).await;
             }
             _ = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
-                pending = !s.look_at_agent().await || !s.push(&shutdown).await;
+                pending = !s.look_at_agent().await || !s.push(&shutdown, true).await;
                 if !pending && first_push {
                     first_push = false;
                     tracing::info!(services = s.applied.len(), elapsed = ?started.elapsed(), "in sync with the agent");
@@ -380,7 +385,9 @@ impl Syncer {
     }
 
     /// Makes the agent match the files; false if calls failed and must be retried.
-    async fn push(&mut self, shutdown: &CancellationToken) -> bool {
+    ///
+    /// `fresh`: the agent's services were just read, so a new ID needs no look of its own.
+    async fn push(&mut self, shutdown: &CancellationToken, fresh: bool) -> bool {
         if !self.seen_agent {
             return false;
         }
@@ -389,7 +396,11 @@ impl Syncer {
         let mut actions = Vec::new();
         for (id, reg) in &wanted {
             if self.applied.get(id) != Some(reg) && self.rejected.get(id) != Some(reg) {
-                actions.push(Action::Register(reg.clone()));
+                let claim = !fresh && !self.applied.contains_key(id);
+                actions.push(Action::Register {
+                    reg: reg.clone(),
+                    claim,
+                });
             }
         }
         for id in self.applied.keys() {
@@ -403,15 +414,32 @@ impl Syncer {
         let verbose = actions.len() <= 20;
         let total = actions.len();
         let client = self.client.clone();
+        let mark = self.mark.clone();
         let mut results = futures_util::stream::iter(actions)
             .map(|a| {
                 let client = client.clone();
+                let mark = mark.clone();
                 async move {
+                    // Ok(false): someone else holds the ID, nothing was sent.
                     let r = match &a {
-                        Action::Register(reg) => client.register_service(reg, true).await,
+                        Action::Register { reg, claim } => {
+                            let taken = match claim {
+                                true => client
+                                    .agent_service(&reg.id, None, Duration::ZERO)
+                                    .await
+                                    .map(|s| s.is_some_and(|(s, _)| !ours(&s, &mark))),
+                                false => Ok(false),
+                            };
+                            match taken {
+                                Ok(false) => {
+                                    client.register_service(reg, true).await.map(|()| true)
+                                }
+                                other => other.map(|_| false),
+                            }
+                        }
                         Action::Deregister(id) => match client.deregister_service(id).await {
-                            Err(e) if e.is_not_found() => Ok(()),
-                            other => other,
+                            Err(e) if e.is_not_found() => Ok(true),
+                            other => other.map(|()| true),
                         },
                     };
                     (a, r)
@@ -427,7 +455,14 @@ impl Syncer {
             let Some((action, r)) = next else { break };
             self.status.observe(&r);
             match (action, r) {
-                (Action::Register(reg), Ok(())) => {
+                (Action::Register { reg, .. }, Ok(false)) => {
+                    self.status.metrics.sync_errors.inc();
+                    let file = self.dir.join(&reg.meta[FILE_KEY]);
+                    tracing::error!(file = %file.display(), service = %reg.id, "service ID `{}` is already registered on the agent, not by this registrar: leaving it alone and skipping this definition", reg.id);
+                    self.reported.insert(format!("foreign\0{}", reg.id));
+                    self.foreign.insert(reg.id);
+                }
+                (Action::Register { reg, .. }, Ok(true)) => {
                     done += 1;
                     self.status.metrics.registrations.inc();
                     if verbose {
@@ -435,7 +470,7 @@ impl Syncer {
                     }
                     self.applied.insert(reg.id.clone(), reg);
                 }
-                (Action::Deregister(id), Ok(())) => {
+                (Action::Deregister(id), Ok(_)) => {
                     done += 1;
                     self.status.metrics.deregistrations.inc();
                     if verbose {
@@ -449,7 +484,7 @@ impl Syncer {
                     // Leave the rest for the retry instead of waiting on each.
                     return false;
                 }
-                (Action::Register(reg), Err(e)) => {
+                (Action::Register { reg, .. }, Err(e)) => {
                     self.status.metrics.sync_errors.inc();
                     let file = self.dir.join(&reg.meta[FILE_KEY]);
                     tracing::error!(file = %file.display(), service = %reg.id, error = %e, "Consul refused the service: fix the file");
