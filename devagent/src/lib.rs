@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod checks;
+pub mod cli;
 pub mod config;
 mod decode;
 pub mod dns;

@@ -1,0 +1,110 @@
+//! The `devagent` command line: `devagent agent -dev ...` and `devagent version`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::config::{Cli, Command, CONSUL_VERSION};
+use clap::Parser;
+
+/// The `devagent` command: parses `consul agent`-style flags and runs.
+pub fn main() -> ExitCode {
+    let args = gocompat::flags::normalize(std::env::args());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Version { format } => version(&format),
+        Command::Agent(args) => {
+            init_tracing(args.log_level.as_deref());
+            let config = match args.to_config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("devagent: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("devagent: starting the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            runtime.block_on(run(config))
+        }
+    }
+}
+
+fn version(format: &str) -> ExitCode {
+    let rev = format!("devagent-{}", env!("CARGO_PKG_VERSION"));
+    match format {
+        "json" => println!(
+            "{{\n    \"Version\": \"{CONSUL_VERSION}\",\n    \"Revision\": \"{rev}\",\n    \"Prerelease\": \"\",\n    \"FIPS\": \"\",\n    \"BuildDate\": \"2026-01-01T00:00:00Z\",\n    \"RPC\": {{\n        \"Default\": 2,\n        \"Min\": 2,\n        \"Max\": 3\n    }}\n}}"
+        ),
+        "pretty" => println!(
+            "Consul v{CONSUL_VERSION}\nRevision {rev}\nBuild Date 2026-01-01T00:00:00Z\nProtocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)"
+        ),
+        other => {
+            eprintln!("devagent: unknown -format {other:?}: use pretty or json");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn init_tracing(level: Option<&str>) {
+    let filter = match level {
+        Some(l) => {
+            tracing_subscriber::EnvFilter::new(format!("{},hickory_server=warn", l.to_lowercase()))
+        }
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(config: crate::AgentConfig) -> ExitCode {
+    let agent = match crate::Agent::new(config.clone()).start().await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("devagent: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let dns = agent
+        .dns_addr()
+        .map_or_else(|| "off".to_string(), |a| a.to_string());
+    // One line a script can parse for the ports that were picked.
+    println!(
+        "devagent listening http={} dns={dns} node={} datacenter={}",
+        agent.http_addr(),
+        config.node_name,
+        config.datacenter
+    );
+    let _ = std::io::stdout().flush();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("devagent: installing the SIGTERM handler: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: shutting down"),
+        _ = term.recv() => tracing::info!("terminated: shutting down"),
+        _ = agent.left() => tracing::info!("left: shutting down"),
+    }
+    agent.shutdown().await;
+    ExitCode::SUCCESS
+}
