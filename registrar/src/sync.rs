@@ -64,6 +64,9 @@ impl Default for SyncConfig {
 struct FileEntry {
     fingerprint: Option<Fingerprint>,
     services: Vec<ServiceDef>,
+    /// The file could not be read or has errors: what the agent holds from
+    /// it (even from an earlier run) is left as it is.
+    broken: bool,
 }
 
 #[derive(Debug)]
@@ -266,6 +269,10 @@ impl Syncer {
                 Read::Failed(e) => {
                     self.status.metrics.sync_errors.inc();
                     tracing::error!(file = %path.display(), error = %e, "cannot read the definition file; what it registered before stays registered");
+                    // No fingerprint: read again at every rescan.
+                    let entry = self.files.entry(name).or_default();
+                    entry.fingerprint = None;
+                    entry.broken = true;
                 }
                 Read::Parsed(fp, defs) => {
                     for p in &defs.problems {
@@ -276,6 +283,7 @@ impl Syncer {
                     }
                     let entry = self.files.entry(name).or_default();
                     entry.fingerprint = Some(fp);
+                    entry.broken = defs.has_errors();
                     if defs.has_errors() {
                         self.status.metrics.sync_errors.inc();
                         if !entry.services.is_empty() {
@@ -332,7 +340,13 @@ impl Syncer {
                 .or_insert_with(|| ServiceRegistration {
                     id: s.id.clone(),
                     name: s.service.clone(),
-                    ..ServiceRegistration::default()
+                    tags: s.tags.clone(),
+                    address: s.address.clone(),
+                    port: s.port,
+                    meta: s.meta.clone(),
+                    weights: Some(s.weights),
+                    enable_tag_override: s.enable_tag_override,
+                    checks: Vec::new(),
                 });
         }
         true
@@ -403,8 +417,14 @@ impl Syncer {
                 });
             }
         }
-        for id in self.applied.keys() {
-            if !wanted.contains_key(id) && !self.foreign.contains(id) {
+        for (id, reg) in &self.applied {
+            // A broken file keeps what the agent holds from it, even from an earlier run.
+            let from_broken = reg
+                .meta
+                .get(FILE_KEY)
+                .and_then(|f| self.files.get(f))
+                .is_some_and(|e| e.broken);
+            if !wanted.contains_key(id) && !self.foreign.contains(id) && !from_broken {
                 actions.push(Action::Deregister(id.clone()));
             }
         }

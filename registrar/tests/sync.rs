@@ -303,7 +303,7 @@ async fn consul_down_at_start_is_waited_out_and_health_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_sync_removes_what_lost_its_file_meanwhile() {
+async fn a_restarted_sync_removes_what_lost_its_file_and_keeps_what_a_broken_file_holds() {
     let agent = agent_on(0).await;
     let api = Api::new(agent.http_addr());
     let tmp = tempfile::tempdir().unwrap();
