@@ -91,7 +91,7 @@ pub struct RunArgs {
     /// Service ID, unique on the agent (default: the name).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
-    /// Address clients should dial (default: the agent's node address; probes use 127.0.0.1).
+    /// Address clients should dial (default: the node address); the readiness probe dials it too (127.0.0.1 without it).
     #[arg(long, value_name = "IP")]
     pub address: Option<String>,
     /// Port the program listens on; registrar waits until it accepts connections.
