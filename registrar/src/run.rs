@@ -252,6 +252,14 @@ fn keeper(reg: &ServiceRegistration) -> Registration {
     if reg.enable_tag_override {
         r = r.enable_tag_override();
     }
+    // dcy takes one deregister-after for all checks: the first one given.
+    if let Some(d) = reg
+        .checks
+        .iter()
+        .find_map(|c| c.deregister_critical_service_after)
+    {
+        r = r.deregister_critical_after(d);
+    }
     for c in &reg.checks {
         let interval = c.interval.unwrap_or(Duration::from_secs(10));
         let mut check = if !c.http.is_empty() {
@@ -284,10 +292,6 @@ fn keeper(reg: &ServiceRegistration) -> Registration {
         }
         if !c.notes.is_empty() {
             check = check.notes(&c.notes);
-        }
-        // dcy sets one deregister-after for all checks: the first given wins.
-        if let Some(d) = c.deregister_critical_service_after {
-            r = r.deregister_critical_after(d);
         }
         r = r.check(check);
     }
