@@ -1,0 +1,4 @@
+//! `dashboard`: see the library.
+fn main() -> std::process::ExitCode {
+    dashboard::main()
+}
