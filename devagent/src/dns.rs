@@ -546,7 +546,10 @@ impl DnsHandler {
         };
         loop {
             keep_matching_additionals(out);
-            if encoded_len(query, out, edns) <= max_size {
+            // Most answers are far below the limit: skip the trial encoding then.
+            if upper_bound_len(query, out, edns) <= max_size
+                || encoded_len(query, out, edns) <= max_size
+            {
                 return dropped;
             }
             if out.additionals.pop().is_some() || out.answers.pop().is_some() {
@@ -580,6 +583,30 @@ fn keep_matching_additionals(out: &mut Answer) {
         return;
     }
     out.additionals.retain(|r| targets.contains(r.name()));
+}
+
+/// A cheap upper bound of the encoded size (names uncompressed).
+fn upper_bound_len(query: &Query, out: &Answer, edns: Option<&Edns>) -> usize {
+    let name_len = |n: &Name| n.len() + 2;
+    let record = |r: &Record| {
+        let data = match r.data() {
+            RData::A(_) => 4,
+            RData::AAAA(_) => 16,
+            RData::SRV(s) => 6 + name_len(s.target()),
+            RData::CNAME(c) => name_len(&c.0),
+            RData::PTR(p) => name_len(&p.0),
+            RData::NS(n) => name_len(&n.0),
+            RData::TXT(t) => t.iter().map(|s| s.len() + 1).sum(),
+            _ => 512,
+        };
+        name_len(r.name()) + 10 + data
+    };
+    12 + name_len(query.name())
+        + 4
+        + out.answers.iter().map(record).sum::<usize>()
+        + out.authority.iter().map(record).sum::<usize>()
+        + out.additionals.iter().map(record).sum::<usize>()
+        + if edns.is_some() { 11 } else { 0 }
 }
 
 fn encoded_len(query: &Query, out: &Answer, edns: Option<&Edns>) -> usize {

@@ -317,6 +317,7 @@ impl Agent {
             runner: CheckRunner::new(Arc::clone(&store), shutdown.clone()),
             shapes: Arc::new(http::Shapes::new()),
             metrics: Arc::clone(&metrics),
+            cache: Arc::new(http::ResponseCache::default()),
             leave: leave.clone(),
         };
         let mut tasks = Vec::new();
@@ -333,11 +334,7 @@ impl Agent {
         let router = http::router(app);
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(http, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
+            http::serve(http, router, async move { stop.cancelled().await }).await;
         }));
         if let Some((udp, tcp)) = dns {
             let handler = dns::DnsHandler::new(Arc::clone(&store), cfg.dns.clone(), metrics);

@@ -8,7 +8,10 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::Router;
 
-use super::{apply_filter, endpoint, json_meta, App, Params, ReadOpts};
+use super::{
+    apply_filter, cache_key, endpoint, json_meta, set_meta, to_json, with_body, App, Params,
+    ReadOpts,
+};
 use crate::error::ApiError;
 use crate::state::{Subscription, Topic};
 use crate::types::{Check, CheckOut, HealthEntry, HealthEntryOut, Status};
@@ -80,9 +83,15 @@ async fn service(
             |inner| inner.health_service(&name, &tags),
         )
         .await;
-    let entries = filter_entries(entries, passing, &opts);
-    let out: Vec<HealthEntryOut<'_>> = entries.iter().map(HealthEntryOut::from).collect();
-    json_meta(&out, index, Some(opts.consistency))
+    let key = cache_key(&format!("/v1/health/service/{name}"), &p);
+    let body = app.cache.get_or_render(key, index, || {
+        let entries = filter_entries(entries, passing, &opts);
+        let out: Vec<HealthEntryOut<'_>> = entries.iter().map(HealthEntryOut::from).collect();
+        to_json(&out)
+    })?;
+    let mut resp = with_body(axum::http::StatusCode::OK, "application/json", body);
+    set_meta(resp.headers_mut(), index, Some(opts.consistency));
+    Ok(resp)
 }
 
 /// Connect and ingress: devagent has no service mesh, so no instance is

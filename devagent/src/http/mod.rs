@@ -6,6 +6,7 @@ mod catalog;
 mod health;
 mod kv;
 mod misc;
+mod serve;
 mod session;
 mod shapes;
 
@@ -30,6 +31,7 @@ use crate::state::{BlockingOpts, Store};
 use crate::AgentInfo;
 use gocompat::duration;
 
+pub(crate) use serve::serve;
 pub(crate) use shapes::Shapes;
 
 /// Largest JSON request body accepted.
@@ -47,6 +49,8 @@ pub(crate) struct App {
     pub(crate) runner: CheckRunner,
     pub(crate) shapes: Arc<Shapes>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Serialized answers of repeated reads.
+    pub(crate) cache: Arc<ResponseCache>,
     /// Cancelled by `PUT /v1/agent/leave`.
     pub(crate) leave: CancellationToken,
 }
@@ -64,7 +68,7 @@ impl IntoResponse for ApiError {
 
 /// The raw query string as a list of pairs (`?passing` is `("passing", "")`).
 #[derive(Debug, Default)]
-pub(crate) struct Params(Vec<(String, String)>);
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn parse(query: Option<&str>) -> Params {
@@ -220,16 +224,78 @@ impl App {
     }
 }
 
-/// Serializes as the dev agent does: 4-space indent and a trailing newline.
+/// Serializes compactly with a trailing newline (`?pretty` re-indents in [`guard`]).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ApiError> {
     let mut buf = Vec::with_capacity(512);
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    value
-        .serialize(&mut ser)
+    serde_json::to_writer(&mut buf, value)
         .map_err(|e| ApiError::internal(format!("encoding response: {e}")))?;
     buf.push(b'\n');
     Ok(Bytes::from(buf))
+}
+
+/// Re-indents a JSON body as Consul's `?pretty` does (4 spaces).
+fn prettify(body: &[u8]) -> Option<Bytes> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut buf = Vec::with_capacity(body.len() * 2);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).ok()?;
+    buf.push(b'\n');
+    Some(Bytes::from(buf))
+}
+
+/// Serialized answers of hot read queries, by query and index: a repeated
+/// query costs a lookup instead of a serialization. Bounded.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (u64, Bytes)>>,
+}
+
+const CACHE_ENTRIES: usize = 4096;
+
+impl ResponseCache {
+    /// The cached body of `key` at `index`, else the rendered one (then cached).
+    pub(crate) fn get_or_render(
+        &self,
+        key: String,
+        index: u64,
+        render: impl FnOnce() -> Result<Bytes, ApiError>,
+    ) -> Result<Bytes, ApiError> {
+        let lock = || {
+            self.map
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((i, body)) = lock().get(&key) {
+            if *i == index {
+                return Ok(body.clone());
+            }
+        }
+        let body = render()?;
+        let mut map = lock();
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (index, body.clone()));
+        Ok(body)
+    }
+}
+
+/// The cache key of a read: the path and its parameters, minus the blocking ones.
+pub(crate) fn cache_key(path: &str, p: &Params) -> String {
+    let mut pairs: Vec<&(String, String)> =
+        p.0.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "index" | "wait" | "token" | "pretty"))
+            .collect();
+    pairs.sort();
+    let mut key = String::from(path);
+    for (k, v) in pairs {
+        key.push('&');
+        key.push_str(k);
+        key.push('=');
+        key.push_str(v);
+    }
+    key
 }
 
 /// A JSON response without query metadata.
@@ -395,6 +461,7 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         "allow"
     };
     let public = matches!(req.uri().path(), "/" | "/health" | "/metrics");
+    let pretty = Params::parse(req.uri().query()).has("pretty");
     app.metrics.http_requests.inc();
     let mut resp = match (&app.acl_token, public) {
         (Some(want), false) => match request_token(&req) {
@@ -411,5 +478,19 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         "X-Consul-Default-ACL-Policy",
         HeaderValue::from_static(policy),
     );
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if pretty && is_json {
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .unwrap_or_default();
+        let body = prettify(&bytes).unwrap_or(bytes);
+        let mut resp = Response::from_parts(parts, Body::from(body));
+        resp.headers_mut().remove(header::CONTENT_LENGTH);
+        return resp;
+    }
     resp
 }
