@@ -79,6 +79,45 @@ pub struct CheckRegistration {
         skip_serializing_if = "Option::is_none"
     )]
     pub deregister_critical_service_after: Option<Duration>,
+    /// Body of an HTTP check request.
+    #[serde(rename = "Body", skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// Do not follow redirects in an HTTP check.
+    #[serde(
+        rename = "DisableRedirects",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub disable_redirects: bool,
+    /// Name to verify the certificate of an https check against.
+    #[serde(rename = "TLSServerName", skip_serializing_if = "String::is_empty")]
+    pub tls_server_name: String,
+    /// Consecutive successes before the check turns passing.
+    #[serde(rename = "SuccessBeforePassing", skip_serializing_if = "is_zero")]
+    pub success_before_passing: u32,
+    /// Consecutive failures before the check turns warning.
+    #[serde(rename = "FailuresBeforeWarning", skip_serializing_if = "is_zero")]
+    pub failures_before_warning: u32,
+    /// Consecutive failures before the check turns critical.
+    #[serde(rename = "FailuresBeforeCritical", skip_serializing_if = "is_zero")]
+    pub failures_before_critical: u32,
+    /// Largest output kept, in bytes.
+    #[serde(rename = "OutputMaxSize", skip_serializing_if = "is_zero")]
+    pub output_max_size: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An address and port in `TaggedAddresses`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedAddress {
+    /// Address.
+    #[serde(rename = "Address")]
+    pub address: String,
+    /// Port.
+    #[serde(rename = "Port")]
+    pub port: u16,
 }
 
 /// A service definition (Consul's `AgentServiceRegistration`).

@@ -80,7 +80,11 @@ impl Client {
     }
 
     /// Any read endpoint as raw JSON (`path` starts with `/v1/`); a 404 reads as `null`.
-    pub async fn get_value(&self, path: &str, q: &QueryOptions) -> Result<(serde_json::Value, QueryMeta)> {
+    pub async fn get_value(
+        &self,
+        path: &str,
+        q: &QueryOptions,
+    ) -> Result<(serde_json::Value, QueryMeta)> {
         let raw = self.read(path, &[], q, true).await?;
         if raw.status == reqwest::StatusCode::NOT_FOUND {
             return Ok((serde_json::Value::Null, raw.meta));

@@ -109,5 +109,5 @@ pub use discovery::{Discovery, Instance, Instances, Service, ServiceOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use kv::Kv;
 pub use lock::{LeaderElection, Lock, LockGuard};
-pub use registry::{Check, Registered, Registration};
+pub use registry::{Check, KeeperHealth, Registered, Registration};
 pub use types::*;

@@ -123,6 +123,54 @@ impl Check {
         self.inner.notes = notes.to_string();
         self
     }
+
+    /// Let the agent remove the service after this check has been critical this long.
+    pub fn deregister_critical_after(mut self, d: Duration) -> Check {
+        self.inner.deregister_critical_service_after = Some(d);
+        self
+    }
+
+    /// Body of the HTTP check request.
+    pub fn body(mut self, body: &str) -> Check {
+        self.inner.body = body.to_string();
+        self
+    }
+
+    /// Do not follow redirects in the HTTP check.
+    pub fn disable_redirects(mut self) -> Check {
+        self.inner.disable_redirects = true;
+        self
+    }
+
+    /// Name to verify an https check's certificate against.
+    pub fn tls_server_name(mut self, name: &str) -> Check {
+        self.inner.tls_server_name = name.to_string();
+        self
+    }
+
+    /// Consecutive results needed to turn passing, warning and critical.
+    pub fn thresholds(
+        mut self,
+        success_before_passing: u32,
+        failures_before_warning: u32,
+        failures_before_critical: u32,
+    ) -> Check {
+        self.inner.success_before_passing = success_before_passing;
+        self.inner.failures_before_warning = failures_before_warning;
+        self.inner.failures_before_critical = failures_before_critical;
+        self
+    }
+
+    /// The definition as sent to the agent.
+    pub fn definition(&self) -> &CheckRegistration {
+        &self.inner
+    }
+}
+
+impl From<CheckRegistration> for Check {
+    fn from(inner: CheckRegistration) -> Check {
+        Check { inner }
+    }
 }
 
 /// A service registration being built.
@@ -133,6 +181,15 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// A registration of a complete definition (for example parsed from a
+    /// Consul service-definition file).
+    pub fn from_definition(reg: ServiceRegistration) -> Registration {
+        Registration {
+            reg,
+            deregister_after: None,
+        }
+    }
+
     /// A registration of service `name` (its ID defaults to the name).
     pub fn new(name: &str) -> Registration {
         Registration {
@@ -262,6 +319,7 @@ impl Registration {
             status: Mutex::new((Status::Passing, String::new())),
             pushed: Notify::new(),
             registered: tx,
+            health: Mutex::new(KeeperHealth::default()),
         });
         let stop = CancellationToken::new();
         tokio::spawn(keep(Arc::clone(&shared), stop.clone()));
@@ -282,9 +340,38 @@ struct Shared {
     status: Mutex<(Status, String)>,
     pushed: Notify,
     registered: watch::Sender<bool>,
+    health: Mutex<KeeperHealth>,
+}
+
+/// How the keeper's conversation with the agent goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeeperHealth {
+    /// The last error talking to the agent, while it lasts.
+    pub last_error: Option<String>,
+    /// Since when the agent has been failing.
+    pub failing_since: Option<Instant>,
 }
 
 impl Shared {
+    fn failed(&self, e: &Error) {
+        let mut h = self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.last_error = Some(e.to_string());
+        h.failing_since.get_or_insert_with(Instant::now);
+    }
+
+    fn succeeded(&self) {
+        let mut h = self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if h.last_error.is_some() {
+            *h = KeeperHealth::default();
+        }
+    }
+
     fn status(&self) -> (Status, String) {
         self.status
             .lock()
@@ -317,6 +404,29 @@ impl Registered {
     /// Whether the agent knows the service now.
     pub fn is_registered(&self) -> bool {
         *self.registered.borrow()
+    }
+
+    /// Whether the keeper reaches the agent, with the last error while it does not.
+    pub fn keeper_health(&self) -> KeeperHealth {
+        self.shared
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits, without a limit, until the agent holds the registration.
+    pub async fn wait_registered(&self) -> Result<()> {
+        let mut rx = self.registered.clone();
+        let ok = rx.wait_for(|r| *r).await.is_ok();
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Cancelled,
+                "the registration was stopped",
+            ))
+        }
     }
 
     /// Waits until the agent holds the registration (after a background retry).
@@ -434,6 +544,7 @@ async fn keep(shared: Arc<Shared>, stop: CancellationToken) {
             };
             match attempt {
                 Ok(()) => {
+                    shared.succeeded();
                     registered = true;
                     retry = Duration::from_millis(100);
                     shared.client.metrics().registrations.inc();
@@ -447,6 +558,7 @@ async fn keep(shared: Arc<Shared>, stop: CancellationToken) {
                     next_beat = Instant::now() + heartbeat.unwrap_or(Duration::from_secs(3600));
                 }
                 Err(e) => {
+                    shared.failed(&e);
                     tracing::debug!(service = %id, error = %e, "registration failed; retrying");
                     tokio::select! {
                         _ = stop.cancelled() => return,
@@ -464,6 +576,7 @@ async fn keep(shared: Arc<Shared>, stop: CancellationToken) {
             _ = shared.pushed.notified() => false,
             r = shared.client.agent_service(&id, hash.as_deref(), Duration::from_secs(60)) => match r {
                 Ok(Some((_, h))) => {
+                    shared.succeeded();
                     retry = Duration::from_millis(100);
                     // An agent without content hashes cannot block: poll gently.
                     if h.is_empty() {
@@ -477,6 +590,7 @@ async fn keep(shared: Arc<Shared>, stop: CancellationToken) {
                 }
                 Ok(None) => true,
                 Err(e) => {
+                    shared.failed(&e);
                     tracing::debug!(service = %id, error = %e, "watching the registration failed; retrying");
                     hash = None;
                     tokio::select! {
@@ -506,9 +620,12 @@ async fn heartbeat_all(shared: &Shared) -> bool {
     let mut lost = false;
     for (check, _) in &shared.ttl_checks {
         match shared.client.update_ttl(check, status, &note).await {
-            Ok(()) => {}
+            Ok(()) => shared.succeeded(),
             Err(e) if e.is_not_found() => lost = true,
-            Err(e) => tracing::debug!(check = %check, error = %e, "TTL heartbeat failed; retrying"),
+            Err(e) => {
+                shared.failed(&e);
+                tracing::debug!(check = %check, error = %e, "TTL heartbeat failed; retrying");
+            }
         }
     }
     lost

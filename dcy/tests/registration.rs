@@ -160,8 +160,11 @@ async fn consul_down_at_start_registers_in_the_background() {
         .await
         .expect("an unreachable agent is not an error at start");
     assert!(!reg.is_registered());
+    let failing = eventually(3, || async { reg.keeper_health().last_error.is_some() }).await;
+    assert!(failing, "the keeper reports that it cannot reach the agent");
     env.agent = Some(support::agent_on(env.http.port()).await);
     reg.registered(Duration::from_secs(5)).await.unwrap();
+    assert!(eventually(3, || async { reg.keeper_health().last_error.is_none() }).await);
     assert!(env
         .client
         .agent_services()
