@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate config and templates offline; exit non-zero with the location of each error.
-    Check(RunArgs),
+    Check(Box<RunArgs>),
     /// Translate a consul-template `.ctmpl` (Go template) into tera.
     Convert {
         /// The Go template to translate.

@@ -625,9 +625,9 @@ impl Runner {
                                 None => brain.data.remove(&key).is_some(),
                             }
                         };
-                        if changed {
-                            self.touch(&key);
-                        } else if self.templates.iter().any(|t| t.missing.contains(&key)) {
+                        // A template still waiting on this key renders once it
+                        // arrives even if the value equals what we held before.
+                        if changed || self.templates.iter().any(|t| t.missing.contains(&key)) {
                             self.touch(&key);
                         }
                     }
