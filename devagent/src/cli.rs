@@ -83,6 +83,21 @@ async fn run(config: crate::AgentConfig) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Signal handlers go in before the listening line: a script that reads
+    // the line and sends SIGTERM at once must get a clean shutdown.
+    let signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .and_then(|t| {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map(|i| (t, i))
+        });
+    let (mut term, mut int) = match signals {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("devagent: installing the SIGTERM/SIGINT handlers: {e}");
+            agent.shutdown().await;
+            return ExitCode::from(1);
+        }
+    };
     let dns = agent
         .dns_addr()
         .map_or_else(|| "off".to_string(), |a| a.to_string());
@@ -94,15 +109,8 @@ async fn run(config: crate::AgentConfig) -> ExitCode {
         config.datacenter
     );
     let _ = std::io::stdout().flush();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("devagent: installing the SIGTERM handler: {e}");
-            return ExitCode::from(1);
-        }
-    };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: shutting down"),
+        _ = int.recv() => tracing::info!("interrupt: shutting down"),
         _ = term.recv() => tracing::info!("terminated: shutting down"),
         _ = agent.left() => tracing::info!("left: shutting down"),
     }

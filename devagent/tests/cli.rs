@@ -80,6 +80,42 @@ async fn agent_prints_its_ports_serves_and_stops_on_sigterm() {
     assert!(status.success(), "{status}");
 }
 
+/// A supervisor that sends SIGTERM the moment it has read the listening
+/// line still gets a clean shutdown (exit 0), never the default kill.
+#[tokio::test]
+async fn sigterm_right_after_the_listening_line_is_a_clean_shutdown() {
+    for round in 0..20 {
+        let mut child = Command::new(BIN)
+            .args([
+                "agent",
+                "-dev",
+                "-http-port=0",
+                "-dns-port=0",
+                "-log-level=error",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid_of(&child)])
+            .status()
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "round {round}: {status}");
+    }
+}
+
 fn pid_of(child: &tokio::process::Child) -> String {
     child.id().unwrap().to_string()
 }
