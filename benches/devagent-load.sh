@@ -78,7 +78,7 @@ register '{"Name":"web","ID":"web0","Address":"127.0.2.1","Port":80,"Tags":["pri
 register '{"Name":"db","ID":"db0","Address":"127.0.3.1","Port":5432,"Check":{"TTL":"10m","Status":"critical"}}'
 
 # Sanity: both interfaces answer with the 10 instances of x.
-passing=$(curl -sf "http://$HTTP/v1/health/service/x?passing" | grep -c '"ServiceName": "x"' || true)
+passing=$(curl -sf "http://$HTTP/v1/health/service/x?passing" | grep -o '"ServiceName": *"x"' | wc -l)
 srv=$(dig @127.0.0.1 -p "$DNSPORT" +short +tries=1 +time=2 x.service.consul SRV | grep -c . || true)
 echo "devagent-load: /v1/health/service/x?passing has $passing service entries; SRV x has $srv records" >&2
 [[ $passing -ge 10 ]] || die "expected 10 passing instances of x, saw $passing"
@@ -97,6 +97,7 @@ load_before=$(awk '{ print $1 }' /proc/loadavg)
 
 # HTTP: wrk.
 url="http://$HTTP/v1/health/service/x?passing"
+size=$(curl -sf -o /dev/null -w '%{size_download}' "$url")
 echo "devagent-load: wrk -t2 -c64 -d${DURATION}s --latency $url" >&2
 cpu0=$(agent_cpu)
 timeout $((DURATION + 30)) wrk -t2 -c64 -d"${DURATION}s" --latency "$url" | tee "$WORK/wrk.out" >&2
@@ -156,7 +157,7 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo
     echo "| Measure | Result | Target | Met |"
     echo "|---|---|---|---|"
-    echo "| HTTP \`GET /v1/health/service/x?passing\`, \`wrk -t2 -c64 -d${DURATION}s\` | $(printf '%.0f' "$rps") req/s (latency p50 $wrk_p50, p99 $wrk_p99) | ≥ ${HTTP_TARGET}/s | $(met "$rps" $HTTP_TARGET) |"
+    echo "| HTTP \`GET /v1/health/service/x?passing\` (${size}-byte body), \`wrk -t2 -c64 -d${DURATION}s\` | $(printf '%.0f' "$rps") req/s (latency p50 $wrk_p50, p99 $wrk_p99) | ≥ ${HTTP_TARGET}/s | $(met "$rps" $HTTP_TARGET) |"
     echo "| HTTP errors | non-2xx: ${wrk_bad:-0}; ${wrk_errors:-no socket errors} | 0 | $([[ -z $wrk_bad && -z $wrk_errors ]] && echo yes || echo '**no**') |"
     echo "| Agent CPU during wrk; RSS after | ${http_cpu} cores; ${http_rss} MiB | | |"
     echo "| DNS, \`dnsperf -c 8 -Q 100000 -l ${DURATION}\` (x SRV, _x._tcp SRV, y SRV, x A) | $(printf '%.0f' "$qps") queries/s (average latency $dns_latency) | ≥ ${DNS_TARGET}/s | $(met "$qps" $DNS_TARGET) |"
