@@ -1,0 +1,323 @@
+//! Catalog records (nodes, service instances, weights, tagged addresses)
+//! and the wire shapes of services in the catalog, health and agent endpoints.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Meta;
+
+/// Load-balancing weights of a service instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Weights {
+    /// Weight while the instance is passing.
+    pub passing: u32,
+    /// Weight while the instance has a warning.
+    pub warning: u32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            passing: 1,
+            warning: 1,
+        }
+    }
+}
+
+/// An address and port, as used in `TaggedAddresses` of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ServiceAddress {
+    /// The address.
+    #[serde(rename = "Address", default)]
+    pub address: String,
+    /// The port.
+    #[serde(rename = "Port", default)]
+    pub port: u16,
+}
+
+/// A catalog node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    /// Node UUID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Node name.
+    #[serde(rename = "Node")]
+    pub name: String,
+    /// Node address.
+    #[serde(rename = "Address")]
+    pub address: String,
+    /// Datacenter the node belongs to.
+    #[serde(rename = "Datacenter")]
+    pub datacenter: String,
+    /// Tagged addresses (`lan`, `wan`, ...).
+    #[serde(rename = "TaggedAddresses")]
+    pub tagged_addresses: BTreeMap<String, String>,
+    /// Node metadata.
+    #[serde(rename = "Meta")]
+    pub meta: Meta,
+    /// Raft index at creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// A service instance registered on a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    /// Node the instance runs on.
+    pub node: String,
+    /// Service kind (`""` for typical services).
+    pub kind: String,
+    /// Instance ID, unique per node.
+    pub id: String,
+    /// Service name.
+    pub name: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Address; empty means "use the node address".
+    pub address: String,
+    /// Tagged addresses.
+    pub tagged_addresses: BTreeMap<String, ServiceAddress>,
+    /// Metadata.
+    pub meta: Meta,
+    /// Port.
+    pub port: u16,
+    /// Unix socket path, if the service listens on one.
+    pub socket_path: String,
+    /// Load-balancing weights.
+    pub weights: Weights,
+    /// Whether the catalog may override tags.
+    pub enable_tag_override: bool,
+    /// Raft index at creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+impl Service {
+    /// The address clients should dial: the service address, else the node address.
+    pub fn effective_address<'a>(&'a self, node: &'a Node) -> &'a str {
+        if self.address.is_empty() {
+            &node.address
+        } else {
+            &self.address
+        }
+    }
+}
+
+/// `Proxy` zero value as the health and catalog endpoints print it.
+#[derive(Serialize)]
+pub struct ProxyZero {
+    #[serde(rename = "Mode")]
+    mode: &'static str,
+    #[serde(rename = "MeshGateway")]
+    mesh_gateway: Empty,
+    #[serde(rename = "Expose")]
+    expose: Empty,
+}
+
+/// An empty JSON object.
+#[derive(Serialize)]
+pub struct Empty {}
+
+const PROXY_ZERO: ProxyZero = ProxyZero {
+    mode: "",
+    mesh_gateway: Empty {},
+    expose: Empty {},
+};
+
+/// `NodeService`: a service in `/v1/health/service` and `/v1/catalog/node`.
+#[derive(Serialize)]
+pub struct NodeServiceOut<'a> {
+    #[serde(rename = "Kind", skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Service")]
+    service: &'a str,
+    #[serde(rename = "Tags")]
+    tags: &'a [String],
+    #[serde(rename = "Address")]
+    address: &'a str,
+    #[serde(rename = "TaggedAddresses", skip_serializing_if = "BTreeMap::is_empty")]
+    tagged_addresses: &'a BTreeMap<String, ServiceAddress>,
+    #[serde(rename = "Meta")]
+    meta: &'a Meta,
+    #[serde(rename = "Port")]
+    port: u16,
+    #[serde(rename = "SocketPath", skip_serializing_if = "str::is_empty")]
+    socket_path: &'a str,
+    #[serde(rename = "Weights")]
+    weights: Weights,
+    #[serde(rename = "EnableTagOverride")]
+    enable_tag_override: bool,
+    #[serde(rename = "Proxy")]
+    proxy: ProxyZero,
+    #[serde(rename = "Connect")]
+    connect: Empty,
+    #[serde(rename = "PeerName", skip_serializing_if = "str::is_empty")]
+    peer_name: &'a str,
+    #[serde(rename = "CreateIndex")]
+    create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    modify_index: u64,
+}
+
+impl<'a> From<&'a Service> for NodeServiceOut<'a> {
+    fn from(s: &'a Service) -> Self {
+        NodeServiceOut {
+            kind: &s.kind,
+            id: &s.id,
+            service: &s.name,
+            tags: &s.tags,
+            address: &s.address,
+            tagged_addresses: &s.tagged_addresses,
+            meta: &s.meta,
+            port: s.port,
+            socket_path: &s.socket_path,
+            weights: s.weights,
+            enable_tag_override: s.enable_tag_override,
+            proxy: PROXY_ZERO,
+            connect: Empty {},
+            peer_name: "",
+            create_index: s.create_index,
+            modify_index: s.modify_index,
+        }
+    }
+}
+
+/// `AgentService`: a service in `/v1/agent/services` and `/v1/agent/service/:id`.
+#[derive(Serialize)]
+pub struct AgentServiceOut<'a> {
+    #[serde(rename = "Kind", skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Service")]
+    service: &'a str,
+    #[serde(rename = "Tags")]
+    tags: &'a [String],
+    #[serde(rename = "Meta")]
+    meta: &'a Meta,
+    #[serde(rename = "Port")]
+    port: u16,
+    #[serde(rename = "Address")]
+    address: &'a str,
+    #[serde(rename = "SocketPath", skip_serializing_if = "str::is_empty")]
+    socket_path: &'a str,
+    #[serde(rename = "TaggedAddresses", skip_serializing_if = "BTreeMap::is_empty")]
+    tagged_addresses: &'a BTreeMap<String, ServiceAddress>,
+    #[serde(rename = "Weights")]
+    weights: Weights,
+    #[serde(rename = "EnableTagOverride")]
+    enable_tag_override: bool,
+    #[serde(rename = "ContentHash", skip_serializing_if = "Option::is_none")]
+    content_hash: Option<String>,
+    #[serde(rename = "Datacenter")]
+    datacenter: &'a str,
+}
+
+impl<'a> AgentServiceOut<'a> {
+    /// The agent view of `s` in datacenter `dc`, with a content hash when given.
+    pub fn new(s: &'a Service, dc: &'a str, content_hash: Option<String>) -> Self {
+        AgentServiceOut {
+            kind: &s.kind,
+            id: &s.id,
+            service: &s.name,
+            tags: &s.tags,
+            meta: &s.meta,
+            port: s.port,
+            address: &s.address,
+            socket_path: &s.socket_path,
+            tagged_addresses: &s.tagged_addresses,
+            weights: s.weights,
+            enable_tag_override: s.enable_tag_override,
+            content_hash,
+            datacenter: dc,
+        }
+    }
+}
+
+/// `ServiceNode`: an entry of `/v1/catalog/service/:name`.
+#[derive(Serialize)]
+pub struct ServiceNodeOut<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Node")]
+    node: &'a str,
+    #[serde(rename = "Address")]
+    address: &'a str,
+    #[serde(rename = "Datacenter")]
+    datacenter: &'a str,
+    #[serde(rename = "TaggedAddresses")]
+    tagged_addresses: &'a BTreeMap<String, String>,
+    #[serde(rename = "NodeMeta")]
+    node_meta: &'a Meta,
+    #[serde(rename = "ServiceKind")]
+    service_kind: &'a str,
+    #[serde(rename = "ServiceID")]
+    service_id: &'a str,
+    #[serde(rename = "ServiceName")]
+    service_name: &'a str,
+    #[serde(rename = "ServiceTags")]
+    service_tags: &'a [String],
+    #[serde(rename = "ServiceAddress")]
+    service_address: &'a str,
+    #[serde(
+        rename = "ServiceTaggedAddresses",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    service_tagged_addresses: &'a BTreeMap<String, ServiceAddress>,
+    #[serde(rename = "ServiceWeights")]
+    service_weights: Weights,
+    #[serde(rename = "ServiceMeta")]
+    service_meta: &'a Meta,
+    #[serde(rename = "ServicePort")]
+    service_port: u16,
+    #[serde(rename = "ServiceSocketPath")]
+    service_socket_path: &'a str,
+    #[serde(rename = "ServiceEnableTagOverride")]
+    service_enable_tag_override: bool,
+    #[serde(rename = "ServiceProxy")]
+    service_proxy: ProxyZero,
+    #[serde(rename = "ServiceConnect")]
+    service_connect: Empty,
+    #[serde(rename = "CreateIndex")]
+    create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    modify_index: u64,
+}
+
+impl<'a> ServiceNodeOut<'a> {
+    /// The catalog view of service `s` on node `n`.
+    pub fn new(n: &'a Node, s: &'a Service) -> Self {
+        ServiceNodeOut {
+            id: &n.id,
+            node: &n.name,
+            address: &n.address,
+            datacenter: &n.datacenter,
+            tagged_addresses: &n.tagged_addresses,
+            node_meta: &n.meta,
+            service_kind: &s.kind,
+            service_id: &s.id,
+            service_name: &s.name,
+            service_tags: &s.tags,
+            service_address: &s.address,
+            service_tagged_addresses: &s.tagged_addresses,
+            service_weights: s.weights,
+            service_meta: &s.meta,
+            service_port: s.port,
+            service_socket_path: &s.socket_path,
+            service_enable_tag_override: s.enable_tag_override,
+            service_proxy: PROXY_ZERO,
+            service_connect: Empty {},
+            create_index: s.create_index,
+            modify_index: s.modify_index,
+        }
+    }
+}

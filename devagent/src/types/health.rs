@@ -1,0 +1,296 @@
+//! Check statuses, check definitions and records, health entries, and the
+//! wire shapes of checks and health entries.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use super::{Node, NodeServiceOut, Service};
+use gocompat::duration;
+
+/// The health of a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// The check succeeds.
+    Passing,
+    /// The check reports a problem that does not take the instance out of service.
+    Warning,
+    /// The check fails: DNS and `?passing` drop the instance.
+    Critical,
+}
+
+impl Status {
+    /// The wire spelling: `passing`, `warning` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passing => "passing",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "passing" => Some(Status::Passing),
+            "warning" => Some(Status::Warning),
+            "critical" => Some(Status::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The definition of a check: what the agent runs and how often.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckSpec {
+    /// URL of an HTTP check.
+    pub http: Option<String>,
+    /// HTTP method (default GET).
+    pub method: String,
+    /// HTTP headers.
+    pub header: BTreeMap<String, Vec<String>>,
+    /// HTTP request body.
+    pub body: String,
+    /// Skip TLS verification for HTTPS checks.
+    pub tls_skip_verify: bool,
+    /// TLS server name for HTTPS checks.
+    pub tls_server_name: String,
+    /// Do not follow redirects.
+    pub disable_redirects: bool,
+    /// `host:port` of a TCP check.
+    pub tcp: Option<String>,
+    /// TTL of a TTL check.
+    pub ttl: Option<Duration>,
+    /// Interval of an active check.
+    pub interval: Option<Duration>,
+    /// Timeout of an active check (default 10s).
+    pub timeout: Option<Duration>,
+    /// Remove the service after the check has been critical this long.
+    pub deregister_critical_after: Option<Duration>,
+    /// Consecutive successes needed to turn passing.
+    pub success_before_passing: u32,
+    /// Consecutive failures needed to turn warning.
+    pub failures_before_warning: u32,
+    /// Consecutive failures needed to turn critical.
+    pub failures_before_critical: u32,
+    /// Output cap in bytes (default 4096).
+    pub output_max_size: usize,
+}
+
+impl CheckSpec {
+    /// Consul's check type: `http`, `ttl`, `tcp`, or `""` for none.
+    pub fn kind(&self) -> &'static str {
+        if self.http.is_some() {
+            "http"
+        } else if self.ttl.is_some() {
+            "ttl"
+        } else if self.tcp.is_some() {
+            "tcp"
+        } else {
+            ""
+        }
+    }
+}
+
+/// A health check, node-level (`service_id` empty) or on a service instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// Node the check belongs to.
+    pub node: String,
+    /// Check ID, unique per node.
+    pub check_id: String,
+    /// Human name.
+    pub name: String,
+    /// Current status.
+    pub status: Status,
+    /// Operator notes.
+    pub notes: String,
+    /// Output of the last run or TTL update.
+    pub output: String,
+    /// Service instance ID (empty for node checks).
+    pub service_id: String,
+    /// Service name (empty for node checks).
+    pub service_name: String,
+    /// Tags of the service.
+    pub service_tags: Vec<String>,
+    /// Type: `ttl`, `http`, `tcp`, `maintenance` or `""`.
+    pub kind: String,
+    /// What the agent runs.
+    pub spec: CheckSpec,
+    /// Raft index at creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+/// One entry of `/v1/health/service/:name`: node, instance and all their checks.
+#[derive(Clone, Debug)]
+pub struct HealthEntry {
+    /// The node.
+    pub node: Arc<Node>,
+    /// The instance.
+    pub service: Arc<Service>,
+    /// Node checks and the instance's checks.
+    pub checks: Vec<Arc<Check>>,
+}
+
+impl HealthEntry {
+    /// The worst status of all checks (passing when there are none).
+    pub fn aggregate(&self) -> Status {
+        self.checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Passing)
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn dur_str(d: Option<Duration>) -> String {
+    d.map(duration::format).unwrap_or_default()
+}
+
+/// `HealthCheckDefinition`: every field is omitted when empty.
+#[derive(Serialize)]
+pub struct DefinitionOut<'a> {
+    #[serde(rename = "HTTP", skip_serializing_if = "str::is_empty")]
+    http: &'a str,
+    #[serde(rename = "TLSServerName", skip_serializing_if = "str::is_empty")]
+    tls_server_name: &'a str,
+    #[serde(rename = "TLSSkipVerify", skip_serializing_if = "is_false")]
+    tls_skip_verify: bool,
+    #[serde(rename = "Header", skip_serializing_if = "BTreeMap::is_empty")]
+    header: &'a BTreeMap<String, Vec<String>>,
+    #[serde(rename = "Method", skip_serializing_if = "str::is_empty")]
+    method: &'a str,
+    #[serde(rename = "Body", skip_serializing_if = "str::is_empty")]
+    body: &'a str,
+    #[serde(rename = "DisableRedirects", skip_serializing_if = "is_false")]
+    disable_redirects: bool,
+    #[serde(rename = "TCP", skip_serializing_if = "str::is_empty")]
+    tcp: &'a str,
+    #[serde(rename = "Interval", skip_serializing_if = "String::is_empty")]
+    interval: String,
+    #[serde(rename = "Timeout", skip_serializing_if = "String::is_empty")]
+    timeout: String,
+    #[serde(
+        rename = "DeregisterCriticalServiceAfter",
+        skip_serializing_if = "String::is_empty"
+    )]
+    deregister_critical_service_after: String,
+    #[serde(rename = "TTL", skip_serializing_if = "String::is_empty")]
+    ttl: String,
+}
+
+/// `HealthCheck`: the check shape shared by the agent, health and catalog endpoints.
+#[derive(Serialize)]
+pub struct CheckOut<'a> {
+    #[serde(rename = "Node")]
+    node: &'a str,
+    #[serde(rename = "CheckID")]
+    check_id: &'a str,
+    #[serde(rename = "Name")]
+    name: &'a str,
+    #[serde(rename = "Status")]
+    status: Status,
+    #[serde(rename = "Notes")]
+    notes: &'a str,
+    #[serde(rename = "Output")]
+    output: &'a str,
+    #[serde(rename = "ServiceID")]
+    service_id: &'a str,
+    #[serde(rename = "ServiceName")]
+    service_name: &'a str,
+    #[serde(rename = "ServiceTags")]
+    service_tags: &'a [String],
+    #[serde(rename = "Type")]
+    kind: &'a str,
+    #[serde(rename = "Interval")]
+    interval: String,
+    #[serde(rename = "Timeout")]
+    timeout: String,
+    #[serde(rename = "ExposedPort")]
+    exposed_port: u16,
+    #[serde(rename = "Definition")]
+    definition: DefinitionOut<'a>,
+    #[serde(rename = "CreateIndex")]
+    create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    modify_index: u64,
+}
+
+impl<'a> From<&'a Check> for CheckOut<'a> {
+    fn from(c: &'a Check) -> Self {
+        let s = &c.spec;
+        CheckOut {
+            node: &c.node,
+            check_id: &c.check_id,
+            name: &c.name,
+            status: c.status,
+            notes: &c.notes,
+            output: &c.output,
+            service_id: &c.service_id,
+            service_name: &c.service_name,
+            service_tags: &c.service_tags,
+            kind: &c.kind,
+            interval: dur_str(s.interval),
+            timeout: dur_str(s.timeout),
+            exposed_port: 0,
+            definition: DefinitionOut {
+                http: s.http.as_deref().unwrap_or(""),
+                tls_server_name: &s.tls_server_name,
+                tls_skip_verify: s.tls_skip_verify,
+                header: &s.header,
+                method: &s.method,
+                body: &s.body,
+                disable_redirects: s.disable_redirects,
+                tcp: s.tcp.as_deref().unwrap_or(""),
+                interval: dur_str(s.interval),
+                timeout: dur_str(s.timeout),
+                deregister_critical_service_after: dur_str(s.deregister_critical_after),
+                ttl: dur_str(s.ttl),
+            },
+            create_index: c.create_index,
+            modify_index: c.modify_index,
+        }
+    }
+}
+
+/// Wire shape of a [`HealthEntry`].
+#[derive(Serialize)]
+pub struct HealthEntryOut<'a> {
+    #[serde(rename = "Node")]
+    node: &'a Node,
+    #[serde(rename = "Service")]
+    service: NodeServiceOut<'a>,
+    #[serde(rename = "Checks")]
+    checks: Vec<CheckOut<'a>>,
+}
+
+impl<'a> From<&'a HealthEntry> for HealthEntryOut<'a> {
+    fn from(e: &'a HealthEntry) -> Self {
+        HealthEntryOut {
+            node: &e.node,
+            service: NodeServiceOut::from(&*e.service),
+            checks: e.checks.iter().map(|c| CheckOut::from(&**c)).collect(),
+        }
+    }
+}
