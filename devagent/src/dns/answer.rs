@@ -1,0 +1,321 @@
+//! Answers to questions under `consul.`, and PTR answers for catalog
+//! addresses, built from the catalog the way Consul builds them.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::{Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::names::{hex_ip, name, parse_hex_ip, parse_labels, Lookup};
+use super::{Answer, DnsHandler};
+use crate::types::{HealthEntry, Status};
+
+fn ip_record(owner: &Name, ip: IpAddr) -> Record {
+    match ip {
+        IpAddr::V4(v4) => Record::from_rdata(owner.clone(), 0, RData::A(A(v4))),
+        IpAddr::V6(v6) => Record::from_rdata(owner.clone(), 0, RData::AAAA(AAAA(v6))),
+    }
+}
+
+fn wants(qtype: RecordType, ip: IpAddr) -> bool {
+    matches!(
+        (qtype, ip),
+        (RecordType::A, IpAddr::V4(_)) | (RecordType::AAAA, IpAddr::V6(_)) | (RecordType::ANY, _)
+    )
+}
+
+impl DnsHandler {
+    fn soa(&self) -> Record {
+        let serial = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
+        let mname = name("ns.consul.").unwrap_or_else(Name::root);
+        let rname = name("hostmaster.consul.").unwrap_or_else(Name::root);
+        Record::from_rdata(
+            self.domain.clone(),
+            0,
+            RData::SOA(SOA::new(mname, rname, serial, 3600, 600, 86400, 0)),
+        )
+    }
+
+    fn nxdomain(&self) -> Answer {
+        Answer {
+            rcode: ResponseCode::NXDomain,
+            authority: vec![self.soa()],
+            authoritative: true,
+            ..Answer::default()
+        }
+    }
+
+    /// NOERROR with no answers: the name exists, the type does not.
+    fn nodata(&self) -> Answer {
+        Answer {
+            rcode: ResponseCode::NoError,
+            authority: vec![self.soa()],
+            authoritative: true,
+            ..Answer::default()
+        }
+    }
+
+    /// Answers one question about a name under `consul.`.
+    pub(crate) fn answer_consul(&self, query: &Query) -> Answer {
+        let qname = query.name();
+        let qtype = query.query_type();
+        if qtype == RecordType::AXFR {
+            return Answer {
+                rcode: ResponseCode::NotImp,
+                ..Answer::default()
+            };
+        }
+        let labels: Vec<String> = qname
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+            .collect();
+        let Some(labels) = labels.strip_suffix(&["consul".to_string()]) else {
+            return self.nxdomain();
+        };
+        if labels.is_empty() {
+            return self.zone_apex(qtype);
+        }
+        let (lookup, dc) = parse_labels(labels.to_vec());
+        if dc.as_deref().is_some_and(|d| d != self.dc()) {
+            return self.nxdomain();
+        }
+        match lookup {
+            Lookup::Service { name, tag } => self.service(qname, qtype, &name, tag.as_deref()),
+            Lookup::Node(node) => self.node(qname, qtype, &node),
+            Lookup::Addr(hex) => match parse_hex_ip(&hex) {
+                Some(ip) if wants(qtype, ip) => Answer {
+                    answers: vec![ip_record(qname, ip)],
+                    authoritative: true,
+                    ..Answer::default()
+                },
+                Some(_) => self.nodata(),
+                None => self.nxdomain(),
+            },
+            Lookup::Unknown => self.nxdomain(),
+        }
+    }
+
+    fn zone_apex(&self, qtype: RecordType) -> Answer {
+        let cfg = self.store.config();
+        let ns_name = name(&format!(
+            "{}.node.{}.consul.",
+            cfg.node_name, cfg.datacenter
+        ));
+        let ns = ns_name
+            .clone()
+            .map(|n| Record::from_rdata(self.domain.clone(), 0, RData::NS(NS(n))));
+        let glue = ns_name
+            .zip(cfg.node_address.parse::<IpAddr>().ok())
+            .map(|(n, ip)| ip_record(&n, ip));
+        match qtype {
+            RecordType::SOA => Answer {
+                answers: vec![self.soa()],
+                authority: ns.into_iter().collect(),
+                additionals: glue.into_iter().collect(),
+                authoritative: true,
+                ..Answer::default()
+            },
+            RecordType::NS => Answer {
+                answers: ns.into_iter().collect(),
+                additionals: glue.into_iter().collect(),
+                authoritative: true,
+                ..Answer::default()
+            },
+            _ => self.nodata(),
+        }
+    }
+
+    /// Healthy instances of a service (case-insensitive name), shuffled.
+    fn healthy(&self, svc: &str, tag: Option<&str>) -> Vec<HealthEntry> {
+        let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
+        let inner = self.store.lock();
+        let (_, mut entries) = inner.health_service(svc, &[]);
+        if entries.is_empty() {
+            if let Some(real) = inner.by_name.keys().find(|k| k.eq_ignore_ascii_case(svc)) {
+                entries = inner.health_service(&real.clone(), &[]).1;
+            }
+        }
+        drop(inner);
+        let only_passing = self.cfg.only_passing;
+        let mut entries: Vec<HealthEntry> = entries
+            .into_iter()
+            .filter(|e| {
+                tags.iter()
+                    .all(|t| e.service.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
+            })
+            .filter(|e| {
+                e.checks.iter().all(|c| match c.status {
+                    Status::Passing => true,
+                    Status::Warning => !only_passing,
+                    Status::Critical => false,
+                })
+            })
+            .collect();
+        fastrand::shuffle(&mut entries);
+        entries
+    }
+
+    fn service(&self, qname: &Name, qtype: RecordType, svc: &str, tag: Option<&str>) -> Answer {
+        let entries = self.healthy(svc, tag);
+        if entries.is_empty() {
+            return self.nxdomain();
+        }
+        let dc = self.dc();
+        let mut out = Answer {
+            authoritative: true,
+            ..Answer::default()
+        };
+        for e in &entries {
+            let addr = e.service.effective_address(&e.node).to_string();
+            let ip = addr.parse::<IpAddr>().ok();
+            match qtype {
+                RecordType::SRV => {
+                    let target = match (e.service.address.is_empty(), ip) {
+                        (true, _) => name(&format!("{}.node.{dc}.consul.", e.node.name)),
+                        (false, Some(ip)) => name(&format!("{}.addr.{dc}.consul.", hex_ip(ip))),
+                        (false, None) => name(&format!("{}.", addr.trim_end_matches('.'))),
+                    };
+                    let Some(target) = target else { continue };
+                    let weight = if e.aggregate() == Status::Warning {
+                        e.service.weights.warning
+                    } else {
+                        e.service.weights.passing
+                    };
+                    let weight = u16::try_from(weight).unwrap_or(u16::MAX);
+                    out.answers.push(Record::from_rdata(
+                        qname.clone(),
+                        0,
+                        RData::SRV(SRV::new(1, weight, e.service.port, target.clone())),
+                    ));
+                    if let Some(ip) = ip {
+                        out.additionals.push(ip_record(&target, ip));
+                    }
+                    out.additionals.extend(self.node_meta_txt(&target, e));
+                }
+                RecordType::TXT => {
+                    out.answers.extend(self.node_meta_txt(qname, e));
+                }
+                _ => match ip {
+                    Some(ip) if wants(qtype, ip) => out.answers.push(ip_record(qname, ip)),
+                    Some(_) => {}
+                    None if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) => {
+                        if let Some(cname) = name(&format!("{}.", addr.trim_end_matches('.'))) {
+                            out.answers.push(Record::from_rdata(
+                                qname.clone(),
+                                0,
+                                RData::CNAME(CNAME(cname)),
+                            ));
+                        }
+                    }
+                    None => {}
+                },
+            }
+        }
+        if self.cfg.a_record_limit > 0
+            && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
+        {
+            out.answers.truncate(self.cfg.a_record_limit);
+        }
+        if out.answers.is_empty() {
+            return self.nodata();
+        }
+        out
+    }
+
+    /// TXT records of a node's user metadata (RFC 1464 `key=value`).
+    fn node_meta_txt(&self, owner: &Name, e: &HealthEntry) -> Option<Record> {
+        let strings: Vec<String> = e
+            .node
+            .meta
+            .iter()
+            .filter(|(k, _)| !k.starts_with("consul-"))
+            .map(|(k, v)| match k.strip_prefix("rfc1035-") {
+                Some(raw) if v.is_empty() => raw.to_string(),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        (!strings.is_empty())
+            .then(|| Record::from_rdata(owner.clone(), 0, RData::TXT(TXT::new(strings))))
+    }
+
+    fn node(&self, qname: &Name, qtype: RecordType, node: &str) -> Answer {
+        let found = {
+            let inner = self.store.lock();
+            inner
+                .nodes
+                .values()
+                .find(|n| n.name.eq_ignore_ascii_case(node))
+                .cloned()
+        };
+        let Some(n) = found else {
+            return self.nxdomain();
+        };
+        let mut out = Answer {
+            authoritative: true,
+            ..Answer::default()
+        };
+        if let Ok(ip) = n.address.parse::<IpAddr>() {
+            if wants(qtype, ip) {
+                out.answers.push(ip_record(qname, ip));
+            }
+        }
+        if matches!(qtype, RecordType::TXT | RecordType::ANY) {
+            let strings: Vec<String> = n.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            if !strings.is_empty() {
+                out.answers.push(Record::from_rdata(
+                    qname.clone(),
+                    0,
+                    RData::TXT(TXT::new(strings)),
+                ));
+            }
+        }
+        if out.answers.is_empty() {
+            return self.nodata();
+        }
+        out
+    }
+
+    /// PTR for an address that belongs to a node or a service in the catalog.
+    pub(super) fn reverse(&self, query: &Query) -> Option<Answer> {
+        let labels: Vec<String> = query
+            .name()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+            .collect();
+        let ip: IpAddr = match labels.as_slice() {
+            [a, b, c, d, in_addr, arpa] if in_addr == "in-addr" && arpa == "arpa" => {
+                format!("{d}.{c}.{b}.{a}").parse().ok()?
+            }
+            _ => return None,
+        };
+        let dc = self.dc();
+        let target = {
+            let inner = self.store.lock();
+            let node = inner
+                .nodes
+                .values()
+                .find(|n| n.address.parse::<IpAddr>().ok() == Some(ip))
+                .map(|n| format!("{}.node.{dc}.consul.", n.name));
+            node.or_else(|| {
+                inner
+                    .services
+                    .values()
+                    .find(|s| s.address.parse::<IpAddr>().ok() == Some(ip))
+                    .map(|s| format!("{}.service.{dc}.consul.", s.name))
+            })
+        }?;
+        Some(Answer {
+            answers: vec![Record::from_rdata(
+                query.name().clone(),
+                0,
+                RData::PTR(PTR(name(&target)?)),
+            )],
+            authoritative: true,
+            ..Answer::default()
+        })
+    }
+}

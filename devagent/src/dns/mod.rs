@@ -1,0 +1,176 @@
+//! The DNS interface: `*.service.consul`, `*.node.consul` and `*.addr.consul`
+//! answered from the catalog the way Consul answers them (health-filtered,
+//! shuffled, TTL 0, SRV with additional A records, UDP answers limited),
+//! NXDOMAIN with the SOA for unknown names, and REFUSED (or forwarding to
+//! recursors) for names outside `consul.`.
+//!
+//! `names` parses the question, `answer` builds the answers from the catalog,
+//! `forward` asks the recursors about other names, and `limits` trims UDP
+//! replies to what the client can take.
+
+mod answer;
+mod forward;
+mod limits;
+mod names;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Header, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{Name, Record};
+use hickory_proto::xfer::Protocol;
+use hickory_server::authority::MessageResponseBuilder;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+
+use crate::metrics::Metrics;
+use crate::state::Store;
+
+/// DNS settings, as Consul's `dns_config` and `recursors`.
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    /// A/AAAA answers in a UDP reply without EDNS (Consul: 3, at most 8).
+    pub udp_answer_limit: usize,
+    /// Caps A/AAAA answers on every transport (0: no cap).
+    pub a_record_limit: usize,
+    /// Drop instances with a warning too, not only critical ones.
+    pub only_passing: bool,
+    /// Set TC when records were dropped to fit.
+    pub enable_truncate: bool,
+    /// Upstream servers for names outside `consul.`.
+    pub recursors: Vec<SocketAddr>,
+    /// Timeout per recursor.
+    pub recursor_timeout: Duration,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            udp_answer_limit: 3,
+            a_record_limit: 0,
+            only_passing: false,
+            enable_truncate: false,
+            recursors: Vec::new(),
+            recursor_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What to send back for one question.
+#[derive(Debug, Default)]
+pub(crate) struct Answer {
+    pub(crate) rcode: ResponseCode,
+    pub(crate) answers: Vec<Record>,
+    pub(crate) authority: Vec<Record>,
+    pub(crate) additionals: Vec<Record>,
+    pub(crate) authoritative: bool,
+    pub(crate) recursion_available: bool,
+}
+
+/// The request handler given to hickory's server.
+#[derive(Clone, Debug)]
+pub(crate) struct DnsHandler {
+    store: Arc<Store>,
+    cfg: DnsConfig,
+    metrics: Arc<Metrics>,
+    domain: Name,
+}
+
+impl DnsHandler {
+    pub(crate) fn new(store: Arc<Store>, cfg: DnsConfig, metrics: Arc<Metrics>) -> DnsHandler {
+        DnsHandler {
+            store,
+            cfg,
+            metrics,
+            domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
+        }
+    }
+
+    fn dc(&self) -> String {
+        self.store.config().datacenter.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for DnsHandler {
+    async fn handle_request<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        self.metrics.dns_queries.inc();
+        let mut header = Header::response_from_request(request.header());
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let Some(lower) = request.queries().first() else {
+            header.set_response_code(ResponseCode::FormErr);
+            return send(&mut response, builder.build_no_records(header)).await;
+        };
+        if request.op_code() != OpCode::Query || request.message_type() != MessageType::Query {
+            header.set_response_code(ResponseCode::NotImp);
+            return send(&mut response, builder.build_no_records(header)).await;
+        }
+        let query = lower.original().clone();
+        let mut out = if self.domain.zone_of(query.name()) {
+            self.answer_consul(&query)
+        } else if let Some(a) = self.reverse(&query) {
+            a
+        } else {
+            self.forward(&query, request.header().recursion_desired())
+                .await
+        };
+        if !self.cfg.recursors.is_empty() {
+            out.recursion_available = true;
+        }
+        let edns = request.edns().map(|e| {
+            let mut reply = Edns::new();
+            reply.set_max_payload(e.max_payload().max(512));
+            reply
+        });
+        if request.protocol() == Protocol::Udp {
+            let dropped = self.fit_udp(&query, edns.as_ref(), &mut out);
+            if dropped && self.cfg.enable_truncate {
+                header.set_truncated(true);
+            }
+        }
+        header.set_response_code(out.rcode);
+        header.set_authoritative(out.authoritative);
+        header.set_recursion_available(out.recursion_available);
+        let mut builder = builder;
+        if let Some(e) = edns {
+            builder.edns(e);
+        }
+        let resp = builder.build(
+            header,
+            out.answers.iter(),
+            out.authority.iter(),
+            std::iter::empty(),
+            out.additionals.iter(),
+        );
+        send(&mut response, resp).await
+    }
+}
+
+async fn send<'a, R: ResponseHandler>(
+    response: &mut R,
+    msg: hickory_server::authority::MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+) -> ResponseInfo {
+    let header = *msg.header();
+    match response.send_response(msg).await {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!(error = %e, "sending DNS response failed");
+            let mut h = header;
+            h.set_response_code(ResponseCode::ServFail);
+            h.into()
+        }
+    }
+}
