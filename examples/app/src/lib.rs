@@ -66,7 +66,22 @@ pub struct Stats {
     pub last_error: Option<String>,
 }
 
+/// The HTTP client settings of both [`Target`]s: a 2 s connect timeout and a
+/// 30 s request timeout, as dcy's own HTTP client. [`Target::discovery`] and
+/// [`Target::fixed`] both use them, so that a comparison of the two measures
+/// discovery and nothing else.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
 /// How the app reaches the sensor and the workers.
+///
+/// Build it with [`Target::discovery`] or [`Target::fixed`], which give both
+/// the same HTTP client settings ([`http_client`]).
 #[derive(Clone, Debug)]
 pub enum Target {
     /// By name, through dcy discovery (the point of the demo).
@@ -88,6 +103,21 @@ struct Reading {
 }
 
 impl Target {
+    /// By name through `discovery`, with the app's HTTP client settings.
+    pub fn discovery(discovery: &dcy::Discovery) -> Target {
+        Target::Discovery(discovery.http().with_client(http_client()))
+    }
+
+    /// Fixed `host:port` addresses, with the same HTTP client settings as
+    /// [`Target::discovery`].
+    pub fn fixed(sensor: &str, worker: &str) -> Target {
+        Target::Fixed {
+            http: http_client(),
+            sensor: sensor.to_string(),
+            worker: worker.to_string(),
+        }
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
         let resp = match self {
             Target::Discovery(http) => http.get(url).await?,
@@ -183,24 +213,41 @@ pub async fn drive(
     }
 }
 
-/// Runs `rounds` rounds as fast as `concurrency` callers go; returns rounds per second.
+/// Runs `total` rounds as fast as `concurrency` callers go; returns rounds per
+/// second.
+///
+/// Each caller first runs one warm-up round, outside the clock: it opens the
+/// connections and, for [`Target::Discovery`], makes sure the service
+/// handles have their first answer from Consul (a cold handle waits for it),
+/// so that neither target is charged for a one-time start. The clock starts
+/// once every caller is warm and stops when the last one is done; `total` is
+/// rounded down to a multiple of `concurrency`.
 pub async fn throughput(target: Target, total: u64, concurrency: usize) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let per = total / concurrency.max(1) as u64;
+    let callers = concurrency.max(1);
+    let per = total / callers as u64;
+    let warm = Arc::new(tokio::sync::Barrier::new(callers + 1));
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let target = target.clone();
+    for _ in 0..callers {
+        let (target, warm, mut go) = (target.clone(), Arc::clone(&warm), go_rx.clone());
         tasks.push(tokio::spawn(async move {
+            let first = target.round().await;
+            warm.wait().await;
+            first?;
+            go.wait_for(|go| *go).await?;
             for _ in 0..per {
                 target.round().await?;
             }
             anyhow::Ok(())
         }));
     }
+    warm.wait().await;
+    let started = Instant::now();
+    go_tx.send_replace(true);
     for t in tasks {
         t.await??;
     }
-    Ok((per * concurrency.max(1) as u64) as f64 / started.elapsed().as_secs_f64())
+    Ok((per * callers as u64) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Runs the app until `shutdown`; `ready` gets the address once registered.
@@ -221,7 +268,7 @@ pub async fn run(
     registry.register("rounds", "Rounds run", rounds.clone());
     let stop = CancellationToken::new();
     let driver = tokio::spawn(drive(
-        Target::Discovery(discovery.http()),
+        Target::discovery(&discovery),
         Arc::clone(&stats),
         args.concurrency,
         args.interval,
@@ -268,4 +315,106 @@ pub fn main() -> std::process::ExitCode {
             println!("app listening on {addr}")
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::extract::Query;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Counts {
+        readings: AtomicU64,
+        squares: AtomicU64,
+    }
+
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+
+    /// A sensor and a worker in one server, counting what they serve.
+    async fn sensor_and_worker() -> (SocketAddr, Arc<Counts>) {
+        let counts = Arc::new(Counts::default());
+        let (c1, c2) = (Arc::clone(&counts), Arc::clone(&counts));
+        let router = Router::new()
+            .route(
+                "/reading",
+                get(move || async move {
+                    c1.readings.fetch_add(1, Ordering::Relaxed);
+                    Json(serde_json::json!({ "value": 7 }))
+                }),
+            )
+            .route(
+                "/square",
+                get(move |Query(q): Query<N>| async move {
+                    c2.squares.fetch_add(1, Ordering::Relaxed);
+                    Json(Square {
+                        n: q.n,
+                        square: q.n * q.n,
+                        worker: "w".into(),
+                    })
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (addr, counts)
+    }
+
+    #[tokio::test]
+    async fn throughput_counts_rounds_after_one_warm_up_round_per_caller() {
+        let (addr, counts) = sensor_and_worker().await;
+        let a = addr.to_string();
+        let rate = tokio::time::timeout(
+            Duration::from_secs(20),
+            throughput(Target::fixed(&a, &a), 10, 2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(rate > 0.0, "{rate}");
+        // 10 timed rounds, plus one warm-up round for each of the 2 callers.
+        assert_eq!(counts.readings.load(Ordering::Relaxed), 12);
+        assert_eq!(counts.squares.load(Ordering::Relaxed), 12);
+    }
+
+    #[tokio::test]
+    async fn throughput_fails_when_a_round_fails() {
+        // Nothing listens on port 9 of loopback: the warm-up round fails.
+        let r = tokio::time::timeout(
+            Duration::from_secs(20),
+            throughput(Target::fixed("127.0.0.1:9", "127.0.0.1:9"), 10, 3),
+        )
+        .await
+        .unwrap();
+        assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn both_targets_use_the_same_http_client_settings() {
+        let config = dcy::Config::builder()
+            .address("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let discovery = dcy::Discovery::new(dcy::Client::new(config).unwrap());
+        let settings = format!("{:?}", http_client());
+        assert!(settings.contains("30s"), "the request timeout: {settings}");
+        match Target::fixed("127.0.0.1:1", "127.0.0.1:2") {
+            Target::Fixed { http, .. } => assert_eq!(format!("{http:?}"), settings),
+            other => panic!("{other:?}"),
+        }
+        match Target::discovery(&discovery) {
+            Target::Discovery(http) => {
+                let d = format!("{http:?}");
+                assert!(d.contains(&format!("http: {settings}")), "{d}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
