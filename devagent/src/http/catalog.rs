@@ -1,6 +1,7 @@
 //! `/v1/catalog/*`: services, nodes and datacenters, and direct catalog writes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -10,11 +11,11 @@ use axum::Router;
 use serde::Serialize;
 
 use super::health::node_meta_ok;
-use super::{apply_filter, endpoint, json, json_meta, read_json, App, Params};
+use super::{apply_filter, endpoint, json, json_meta, read_json, App, Params, ReadOpts};
 use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
 use crate::error::ApiError;
 use crate::state::{Subscription, Topic};
-use crate::types::{Node, NodeServiceOut, ServiceNodeOut};
+use crate::types::{Node, NodeServiceOut, Service, ServiceNodeOut};
 
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
@@ -39,6 +40,20 @@ async fn missing_service() -> ApiError {
     ApiError::bad_request("Missing service name")
 }
 
+/// Service instances with their nodes after `node-meta` and `filter`.
+fn filter_service_nodes(
+    list: Vec<(Arc<Node>, Arc<Service>)>,
+    opts: &ReadOpts,
+) -> Vec<(Arc<Node>, Arc<Service>)> {
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
+        .collect();
+    apply_filter(opts.filter.as_ref(), list, |(n, s)| {
+        serde_json::to_value(ServiceNodeOut::new(n, s))
+    })
+}
+
 async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
@@ -50,13 +65,7 @@ async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Respo
             |inner| inner.all_service_nodes(),
         )
         .await;
-    let list: Vec<_> = list
-        .into_iter()
-        .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
-        .collect();
-    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
-        serde_json::to_value(ServiceNodeOut::new(n, s))
-    });
+    let list = filter_service_nodes(list, &opts);
     let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (_, s) in &list {
         map.entry(s.name.as_str())
@@ -82,13 +91,7 @@ async fn service(
             |inner| inner.catalog_service(&name, &tags),
         )
         .await;
-    let list: Vec<_> = list
-        .into_iter()
-        .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
-        .collect();
-    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
-        serde_json::to_value(ServiceNodeOut::new(n, s))
-    });
+    let list = filter_service_nodes(list, &opts);
     let out: Vec<ServiceNodeOut<'_>> = list
         .iter()
         .map(|(n, s)| ServiceNodeOut::new(n, s))
@@ -124,19 +127,30 @@ struct NodeOut<'a, S> {
     services: S,
 }
 
-async fn node(
-    State(app): State<App>,
-    Path(node): Path<String>,
-    RawQuery(q): RawQuery,
+/// How `catalog/node*` lays out the services of the node.
+#[derive(Clone, Copy)]
+enum ServicesLayout {
+    /// A map by service ID (`/v1/catalog/node/:node`).
+    ById,
+    /// A list (`/v1/catalog/node-services/:node`).
+    List,
+}
+
+/// A node with its services after `filter`, or `null` for an unknown node.
+async fn node_response(
+    app: &App,
+    node: &str,
+    q: Option<&str>,
+    layout: ServicesLayout,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
+    let p = Params::parse(q);
     let opts = app.read_opts(&p, Some(&app.shapes.node_service))?;
     let (index, view) = app
         .store
         .blocking(
             opts.blocking,
             Subscription::Topic(Topic::Catalog),
-            |inner| inner.catalog_node(&node),
+            |inner| inner.catalog_node(node),
         )
         .await;
     let Some(view) = view else {
@@ -145,18 +159,32 @@ async fn node(
     let services = apply_filter(opts.filter.as_ref(), view.services, |s| {
         serde_json::to_value(NodeServiceOut::from(&**s))
     });
-    let map: BTreeMap<&str, NodeServiceOut<'_>> = services
-        .iter()
-        .map(|s| (s.id.as_str(), NodeServiceOut::from(&**s)))
-        .collect();
-    json_meta(
-        &NodeOut {
-            node: &view.node,
-            services: map,
-        },
-        index,
-        Some(opts.consistency),
-    )
+    let node = &view.node;
+    let consistency = Some(opts.consistency);
+    match layout {
+        ServicesLayout::ById => {
+            let services: BTreeMap<&str, NodeServiceOut<'_>> = services
+                .iter()
+                .map(|s| (s.id.as_str(), NodeServiceOut::from(&**s)))
+                .collect();
+            json_meta(&NodeOut { node, services }, index, consistency)
+        }
+        ServicesLayout::List => {
+            let services: Vec<NodeServiceOut<'_>> = services
+                .iter()
+                .map(|s| NodeServiceOut::from(&**s))
+                .collect();
+            json_meta(&NodeOut { node, services }, index, consistency)
+        }
+    }
+}
+
+async fn node(
+    State(app): State<App>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    node_response(&app, &node, q.as_deref(), ServicesLayout::ById).await
 }
 
 async fn node_services(
@@ -164,34 +192,7 @@ async fn node_services(
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
-    let opts = app.read_opts(&p, Some(&app.shapes.node_service))?;
-    let (index, view) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Catalog),
-            |inner| inner.catalog_node(&node),
-        )
-        .await;
-    let Some(view) = view else {
-        return json_meta(&serde_json::Value::Null, index, Some(opts.consistency));
-    };
-    let services = apply_filter(opts.filter.as_ref(), view.services, |s| {
-        serde_json::to_value(NodeServiceOut::from(&**s))
-    });
-    let list: Vec<NodeServiceOut<'_>> = services
-        .iter()
-        .map(|s| NodeServiceOut::from(&**s))
-        .collect();
-    json_meta(
-        &NodeOut {
-            node: &view.node,
-            services: list,
-        },
-        index,
-        Some(opts.consistency),
-    )
+    node_response(&app, &node, q.as_deref(), ServicesLayout::List).await
 }
 
 async fn datacenters(State(app): State<App>) -> Result<Response, ApiError> {

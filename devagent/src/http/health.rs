@@ -13,7 +13,7 @@ use super::{
     ReadOpts,
 };
 use crate::error::ApiError;
-use crate::state::{Subscription, Topic};
+use crate::state::{Inner, Subscription, Topic};
 use crate::types::{Check, CheckOut, HealthEntry, HealthEntryOut, Status};
 
 const GET: &[Method] = &[Method::GET];
@@ -114,11 +114,19 @@ async fn connect(
     json_meta(&Vec::<()>::new(), index, Some(opts.consistency))
 }
 
-fn checks_response(
-    index: u64,
-    checks: Vec<Arc<Check>>,
-    opts: &ReadOpts,
+/// A list of checks: a blocking `query` on `topic`, then `filter`.
+async fn checks_response(
+    app: &App,
+    q: Option<&str>,
+    topic: Topic,
+    query: impl Fn(&Inner) -> (u64, Vec<Arc<Check>>),
 ) -> Result<Response, ApiError> {
+    let p = Params::parse(q);
+    let opts = app.read_opts(&p, Some(&app.shapes.check))?;
+    let (index, checks) = app
+        .store
+        .blocking(opts.blocking, Subscription::Topic(topic), query)
+        .await;
     let checks = apply_filter(opts.filter.as_ref(), checks, |c| {
         serde_json::to_value(CheckOut::from(&**c))
     });
@@ -131,17 +139,10 @@ async fn service_checks(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
-    let opts = app.read_opts(&p, Some(&app.shapes.check))?;
-    let (index, checks) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Service(name.clone())),
-            |inner| inner.service_checks(&name),
-        )
-        .await;
-    checks_response(index, checks, &opts)
+    checks_response(&app, q.as_deref(), Topic::Service(name.clone()), |inner| {
+        inner.service_checks(&name)
+    })
+    .await
 }
 
 async fn node(
@@ -149,17 +150,10 @@ async fn node(
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
-    let opts = app.read_opts(&p, Some(&app.shapes.check))?;
-    let (index, checks) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Catalog),
-            |inner| inner.node_checks(&node),
-        )
-        .await;
-    checks_response(index, checks, &opts)
+    checks_response(&app, q.as_deref(), Topic::Catalog, |inner| {
+        inner.node_checks(&node)
+    })
+    .await
 }
 
 async fn state(
@@ -167,15 +161,8 @@ async fn state(
     Path(state): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
-    let opts = app.read_opts(&p, Some(&app.shapes.check))?;
-    let (index, checks) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Catalog),
-            |inner| inner.checks_in_state(&state),
-        )
-        .await;
-    checks_response(index, checks, &opts)
+    checks_response(&app, q.as_deref(), Topic::Catalog, |inner| {
+        inner.checks_in_state(&state)
+    })
+    .await
 }

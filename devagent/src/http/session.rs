@@ -1,5 +1,7 @@
 //! `/v1/session/*`.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
@@ -10,7 +12,8 @@ use serde_json::json;
 use super::{endpoint, json, json_meta, read_json, App, Params};
 use crate::decode::{SessionCreate, SESSION_CREATE};
 use crate::error::ApiError;
-use crate::state::{Subscription, Topic};
+use crate::state::{Inner, Subscription, Topic};
+use crate::types::Session;
 
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
@@ -46,22 +49,27 @@ async fn renew(State(app): State<App>, Path(id): Path<String>) -> Result<Respons
     json(&[&*session])
 }
 
+/// A list of sessions: a blocking `query` on the sessions table.
+async fn sessions_response(
+    app: &App,
+    q: Option<&str>,
+    query: impl Fn(&Inner) -> (u64, Vec<Arc<Session>>),
+) -> Result<Response, ApiError> {
+    let opts = app.read_opts(&Params::parse(q), None)?;
+    let (index, list) = app
+        .store
+        .blocking(opts.blocking, Subscription::Topic(Topic::Sessions), query)
+        .await;
+    let out: Vec<_> = list.iter().map(|s| &**s).collect();
+    json_meta(&out, index, None)
+}
+
 async fn info(
     State(app): State<App>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
-    let (index, list) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Sessions),
-            |inner| inner.session_info(&id),
-        )
-        .await;
-    let out: Vec<_> = list.iter().map(|s| &**s).collect();
-    json_meta(&out, index, None)
+    sessions_response(&app, q.as_deref(), |inner| inner.session_info(&id)).await
 }
 
 async fn node(
@@ -69,29 +77,9 @@ async fn node(
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
-    let (index, list) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Sessions),
-            |inner| inner.sessions_for_node(&node),
-        )
-        .await;
-    let out: Vec<_> = list.iter().map(|s| &**s).collect();
-    json_meta(&out, index, None)
+    sessions_response(&app, q.as_deref(), |inner| inner.sessions_for_node(&node)).await
 }
 
 async fn list(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
-    let (index, list) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Sessions),
-            |inner| inner.session_list(),
-        )
-        .await;
-    let out: Vec<_> = list.iter().map(|s| &**s).collect();
-    json_meta(&out, index, None)
+    sessions_response(&app, q.as_deref(), |inner| inner.session_list()).await
 }
