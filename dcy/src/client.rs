@@ -1,6 +1,7 @@
-//! The HTTP client: one pooled reqwest client per [`Client`], query options
-//! and metadata as the Go client has them, and the mapping of every failure
-//! to [`Error`].
+//! The HTTP client: one pooled reqwest client per [`Client`] (reads over
+//! plain HTTP or a Unix socket take the lean path of `h1`, which keeps a
+//! waiting blocking query small), query options and metadata as the Go
+//! client has them, and the mapping of every failure to [`Error`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, Secret, Transport};
 use crate::error::{Error, ErrorKind, Result};
+use crate::h1::{self, H1};
 use crate::metrics::Metrics;
 
 /// Characters left alone in a path segment (RFC 3986 unreserved).
@@ -138,6 +140,8 @@ pub(crate) struct Raw {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
+    /// Reads over plain HTTP or a Unix socket; `None` for HTTPS or a proxy.
+    h1: Option<H1>,
     base: String,
     config: Config,
     metrics: Arc<Metrics>,
@@ -202,14 +206,28 @@ impl Client {
             Transport::Unix(path) => {
                 b = b.unix_socket(path.as_path());
             }
+            // A loopback agent is reached directly, whatever HTTP_PROXY says.
+            Transport::Http if !proxied(&config.address) => b = b.no_proxy(),
             Transport::Http => {}
         }
         let http = b
             .build()
             .map_err(|e| Error::config(format!("building the HTTP client: {e}")))?;
+        let h1 = match &config.transport {
+            Transport::Http if !proxied(&config.address) => Some(H1::new(
+                h1::Target::Tcp(config.address.clone()),
+                config.address.clone(),
+            )),
+            Transport::Unix(path) => Some(H1::new(
+                h1::Target::Unix(path.clone()),
+                "localhost".to_string(),
+            )),
+            _ => None,
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                h1,
                 base: config.base_url(),
                 config,
                 metrics: Arc::new(Metrics::default()),
@@ -252,6 +270,9 @@ impl Client {
         token: Option<&Secret>,
         timeout: Duration,
     ) -> Result<Raw> {
+        if let (Some(h1), true, None) = (&self.inner.h1, method == Method::GET, &body) {
+            return self.lean_get(h1, path, params, token, timeout).await;
+        }
         let url = format!("{}{}", self.inner.base, path);
         let mut req = self
             .inner
@@ -305,6 +326,78 @@ impl Client {
         }
         .instrument(span)
         .await
+    }
+
+    /// A `GET` through the lean HTTP/1.1 path.
+    async fn lean_get(
+        &self,
+        h1: &H1,
+        path: &str,
+        params: &[(String, String)],
+        token: Option<&Secret>,
+        timeout: Duration,
+    ) -> Result<Raw> {
+        let mut all = Vec::with_capacity(params.len() + 2);
+        all.extend_from_slice(params);
+        self.common_params(&mut all);
+        let mut target = format!("{}{path}", self.inner.config.path_prefix);
+        if !all.is_empty() {
+            target.push('?');
+            target.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&all)
+                    .finish(),
+            );
+        }
+        let mut headers =
+            concat!("User-Agent: dcy/", env!("CARGO_PKG_VERSION"), "\r\n").to_string();
+        if let Some(t) = token.or(self.inner.config.token.as_ref()) {
+            header_line(&mut headers, "X-Consul-Token", t.expose())?;
+        }
+        if let Some((user, pass)) = &self.inner.config.http_auth {
+            use base64::Engine as _;
+            let pass = pass.as_ref().map(Secret::expose).unwrap_or_default();
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            header_line(&mut headers, "Authorization", &format!("Basic {basic}"))?;
+        }
+        let what = format!("GET {path}");
+        let span = tracing::debug_span!("consul", method = "GET", path = %path);
+        let metrics = &self.inner.metrics;
+        metrics.requests.inc();
+        let answer = match tokio::time::timeout(timeout, h1.get(&target, &headers))
+            .instrument(span)
+            .await
+        {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                metrics.request_errors.inc();
+                let kind = match e {
+                    h1::Failure::Io(_) => ErrorKind::Connect,
+                    h1::Failure::Malformed(_) => ErrorKind::Decode,
+                };
+                return Err(Error::new(kind, format!("{what}: {e}")).with_source(e));
+            }
+            Err(_) => {
+                metrics.request_errors.inc();
+                return Err(Error::timeout(&what, timeout));
+            }
+        };
+        let meta = parse_meta(&answer.headers);
+        tracing::trace!(
+            status = answer.status.as_u16(),
+            index = meta.last_index,
+            "answer"
+        );
+        Ok(Raw {
+            status: answer.status,
+            meta,
+            content_hash: answer
+                .headers
+                .get("X-Consul-ContentHash")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: answer.body,
+        })
     }
 
     /// A read. `404` is an error unless `not_found_ok`, when it yields an empty body.
@@ -395,6 +488,42 @@ impl Client {
     pub(crate) fn bool_body(path: &str, body: &[u8]) -> Result<bool> {
         serde_json::from_slice(body).map_err(|e| Error::decode(&format!("PUT {path}"), e))
     }
+}
+
+/// Appends `name: value\r\n`, refusing a value that would break the header.
+fn header_line(out: &mut String, name: &str, value: &str) -> Result<()> {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("the {name} header value contains a line break or NUL: check the token or credentials in the configuration"),
+        ));
+    }
+    out.push_str(name);
+    out.push_str(": ");
+    out.push_str(value);
+    out.push_str("\r\n");
+    Ok(())
+}
+
+/// Whether requests to `address` go through a proxy from the environment.
+/// Loopback agents are always reached directly (as Go's `ProxyFromEnvironment`
+/// does), and so is everything when no proxy is set.
+fn proxied(address: &str) -> bool {
+    let host = address
+        .rsplit_once(':')
+        .map_or(address, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return false;
+    }
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 fn parse_meta(h: &reqwest::header::HeaderMap) -> QueryMeta {

@@ -93,6 +93,7 @@ pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod error;
+mod h1;
 pub mod http;
 pub mod kv;
 pub mod lock;
