@@ -579,6 +579,22 @@ mod tests {
     }
 
     #[test]
+    fn loopback_agents_are_never_proxied() {
+        for a in ["127.0.0.1:8500", "localhost:8500", "[::1]:8500", "127.0.0.2:1"] {
+            assert!(!proxied(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_are_refused() {
+        let mut out = String::new();
+        header_line(&mut out, "X-Consul-Token", "ok").unwrap();
+        assert_eq!(out, "X-Consul-Token: ok\r\n");
+        let e = header_line(&mut out, "X-Consul-Token", "a\r\nHost: evil").unwrap_err();
+        assert!(e.to_string().contains("X-Consul-Token"), "{e}");
+    }
+
+    #[test]
     fn paths_are_encoded() {
         assert_eq!(segment("web api"), "web%20api");
         assert_eq!(key_path("/app/db config/host"), "app/db%20config/host");
