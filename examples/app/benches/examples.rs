@@ -529,6 +529,8 @@ struct Throughput {
     concurrency: usize,
     one: Compare,
     three: Compare,
+    /// URL work per request, µs: (discovery, fixed).
+    prep: (f64, f64),
 }
 
 /// CPU time (user + system) of a process so far, in clock ticks (100 per
@@ -638,6 +640,8 @@ async fn throughput(s: &Settings) -> Throughput {
     )
     .await;
 
+    let prep = prep_cost(&d, &w1_addr);
+
     let (w2, _, _) = service(s, "worker", &consul).await;
     let (w3, _, _) = service(s, "worker", &consul).await;
     servers.extend([pid(&w2), pid(&w3)]);
@@ -662,7 +666,35 @@ async fn throughput(s: &Settings) -> Throughput {
         concurrency: s.concurrency,
         one,
         three,
+        prep,
     }
+}
+
+/// Iterations of each side of [`prep_cost`].
+const PREP_ITERATIONS: u32 = 100_000;
+
+/// CPU cost per request of the URL work before the request is handed to
+/// reqwest, in this process, no network, one task: for discovery,
+/// `Discovery::url` (parse `http://worker/...`, look the service up, pick,
+/// rewrite: what `HttpClient::send` does besides sending); for the fixed
+/// address, parsing `http://<addr>/...` (what reqwest does with a `&str`).
+/// Returns (discovery µs, fixed µs).
+fn prep_cost(d: &dcy::Discovery, addr: &str) -> (f64, f64) {
+    let fixed = format!("http://{addr}/square?n=1234");
+    let started = Instant::now();
+    for _ in 0..PREP_ITERATIONS {
+        std::hint::black_box(d.url(std::hint::black_box("http://worker/square?n=1234")))
+            .expect("a worker to pick");
+    }
+    let a = started.elapsed().as_secs_f64() * 1e6 / f64::from(PREP_ITERATIONS);
+    let started = Instant::now();
+    for _ in 0..PREP_ITERATIONS {
+        std::hint::black_box(reqwest::Url::parse(std::hint::black_box(&fixed)))
+            .expect("a valid URL");
+    }
+    let b = started.elapsed().as_secs_f64() * 1e6 / f64::from(PREP_ITERATIONS);
+    eprintln!("examples bench: URL work per request: discovery {a:.2} µs, fixed {b:.2} µs");
+    (a, b)
 }
 
 // ---------------------------------------------------------------------------
@@ -972,8 +1004,9 @@ fn report_throughput(
     let d1 = one.diff_pct();
     let cpu = |c: &Compare| {
         let (a, b) = (median(&c.a_cpu), median(&c.b_cpu));
+        let (sa, sb) = (median(&c.a_srv), median(&c.b_srv));
         format!(
-            "app CPU per request {a:.1} µs vs {b:.1} µs ({:+.1} %)",
+            "CPU per request, median: app {a:.1} vs {b:.1} µs ({:+.1} %), servers {sa:.1} vs {sb:.1} µs",
             (a / b - 1.0) * 100.0
         )
     };
@@ -998,6 +1031,12 @@ fn report_throughput(
         three.diff_pct(),
         three.paired_pct(),
         cpu(three),
+        load.cell()
+    );
+    let (pa, pb) = tp.prep;
+    let _ = writeln!(
+        rows,
+        "| 1c. URL work per request before the request goes to reqwest, one task, no network ({PREP_ITERATIONS} each) | discovery (`Discovery::url`: parse `http://worker/…`, look up, pick, rewrite) {pa:.2} µs, fixed (parse `http://127.0.0.1:port/…`) {pb:.2} µs | (reported) | | {} | {commit} |",
         load.cell()
     );
     let _ = writeln!(
