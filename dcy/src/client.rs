@@ -580,7 +580,12 @@ mod tests {
 
     #[test]
     fn loopback_agents_are_never_proxied() {
-        for a in ["127.0.0.1:8500", "localhost:8500", "[::1]:8500", "127.0.0.2:1"] {
+        for a in [
+            "127.0.0.1:8500",
+            "localhost:8500",
+            "[::1]:8500",
+            "127.0.0.2:1",
+        ] {
             assert!(!proxied(a), "{a}");
         }
     }
