@@ -35,6 +35,7 @@ pub mod funcs;
 pub mod output;
 pub mod runner;
 pub mod status;
+pub mod templates;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

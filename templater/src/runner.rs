@@ -9,7 +9,7 @@
 //! - Consul being unreachable is never fatal: the last files stay, the age
 //!   of the data is logged, and rendering resumes when Consul is back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ use crate::exec::Exec;
 use crate::funcs::{Brain, Env};
 use crate::output::{self, Target, Written};
 use crate::status::Metrics;
+use crate::templates::{Slot, Templates};
 
 /// Why the runner stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,6 +57,29 @@ pub enum Event {
     Signal(nix::sys::signal::Signal),
 }
 
+/// Outputs [`Runner::write_outputs`] writes at once.
+const PARALLEL_WRITES: usize = 16;
+
+/// One template's output in a pass.
+enum Rendered {
+    /// Text for [`Runner::output`] to write (or print).
+    Text(String),
+    /// Written by [`Runner::write_outputs`].
+    Written(std::io::Result<Written>),
+    /// Being written by [`Runner::write_outputs`].
+    Pending,
+}
+
+/// A command asked for by a pass, waiting for the templates that share it.
+struct DeferredCommand {
+    line: CommandLine,
+    timeout: Duration,
+    /// When it runs at the latest (set on the first pass that sees it).
+    by: Option<Instant>,
+    /// The longest `wait.max` of the templates that share it.
+    window: Duration,
+}
+
 struct DepEntry {
     users: BTreeSet<usize>,
     watch: Watch<Value>,
@@ -65,8 +89,7 @@ struct DepEntry {
 
 struct Tmpl {
     cfg: TemplateConfig,
-    tera: Option<tera::Tera>,
-    env: Env,
+    slot: Slot,
     deps: BTreeSet<String>,
     missing: BTreeSet<String>,
     rendered: bool,
@@ -94,10 +117,12 @@ pub struct Runner {
     cfg: Config,
     shared: Shared,
     brain: Arc<Mutex<Brain>>,
+    compiled: Templates,
     templates: Vec<Tmpl>,
     deps: HashMap<String, DepEntry>,
     tx: mpsc::UnboundedSender<Event>,
     commands: Commands,
+    deferred: Vec<DeferredCommand>,
     exec: Option<Exec>,
     all_rendered: bool,
     stop: CancellationToken,
@@ -157,14 +182,17 @@ impl Runner {
             let env = crate::exec::child_env(&e, &shared.vars, &consul_env);
             Exec::new(e, env)
         });
+        let compiled = Templates::new(Arc::clone(&brain), Arc::clone(&shared.vars));
         Runner {
             cfg,
             shared,
             brain,
+            compiled,
             templates: Vec::new(),
             deps: HashMap::new(),
             tx,
             commands,
+            deferred: Vec::new(),
             exec,
             all_rendered: false,
             stop,
@@ -181,11 +209,10 @@ impl Runner {
     /// Loads every template's source.
     async fn load(&mut self) -> Result<()> {
         for t in self.cfg.templates.clone() {
-            let env = Env::new(
-                Arc::clone(&self.brain),
-                Arc::clone(&self.shared.vars),
+            let slot = self.compiled.slot(
+                self.templates.len(),
                 &t.function_denylist,
-                t.sandbox_path.clone(),
+                t.sandbox_path.as_ref(),
             );
             let text = match (&t.source, &t.contents) {
                 (_, Some(c)) => Ok(c.clone()),
@@ -194,23 +221,24 @@ impl Runner {
                     .map_err(|e| format!("template {}: cannot read the source: {e}", p.display())),
                 (None, None) => Err("template without source or contents".to_string()),
             };
-            let tera = match text.and_then(|text| {
-                compile(&env, &text).map_err(|e| format!("template {}: {e}", t.name()))
-            }) {
-                Ok(tera) => Some(tera),
+            let compiled = text.and_then(|text| {
+                self.compiled
+                    .compile(&slot, &text)
+                    .map_err(|e| format!("template {}: {e}", t.name()))
+            });
+            match compiled {
+                Ok(()) => {}
                 Err(e) => {
                     self.shared.metrics.render_errors.inc();
                     if self.fatal(&t) || self.cfg.once {
                         return Err(Error::runner(e));
                     }
                     tracing::error!(error = %e, "template not rendered until fixed; other templates go on");
-                    None
                 }
-            };
+            }
             self.templates.push(Tmpl {
                 cfg: t,
-                tera,
-                env,
+                slot,
                 deps: BTreeSet::new(),
                 missing: BTreeSet::new(),
                 rendered: false,
@@ -268,12 +296,10 @@ impl Runner {
     /// Renders template `i`; returns the content when every dependency has data.
     fn render(&mut self, i: usize) -> Result<Option<String>> {
         let t = &mut self.templates[i];
-        let Some(tera) = &t.tera else {
+        if !self.compiled.has(&t.slot) {
             return Ok(None);
-        };
-        t.env.begin();
-        let result = tera.render("template", &tera::Context::new());
-        let scope = t.env.take_scope();
+        }
+        let (result, scope) = self.compiled.render(&t.slot);
         self.shared.metrics.renders.inc();
         let used: BTreeSet<String> = scope.used.keys().cloned().collect();
         let old = std::mem::replace(&mut t.deps, used.clone());
@@ -311,33 +337,91 @@ impl Runner {
         }
     }
 
-    /// Writes (or prints) the output of template `i`; true if it changed.
-    async fn output(&mut self, i: usize, text: String) -> Result<bool> {
+    /// Where and how template `i` is written (`None`: it has no destination).
+    fn target(&self, i: usize) -> Option<Target> {
+        let t = &self.templates[i].cfg;
+        Some(Target {
+            path: t.destination.clone()?,
+            perms: t.perms,
+            backup: t.backup,
+            create_dirs: t.create_dest_dirs,
+        })
+    }
+
+    /// Writes the outputs of one pass: those without a check command at
+    /// once (up to [`PARALLEL_WRITES`], so that their fsyncs overlap), each
+    /// destination once; the others are left as text for [`Runner::output`]
+    /// to write one by one, in template order.
+    async fn write_outputs(
+        &self,
+        rendered: Vec<(usize, String)>,
+    ) -> Result<Vec<(usize, Rendered)>> {
+        let mut out = Vec::with_capacity(rendered.len());
+        let mut jobs = Vec::new();
+        let mut dests = HashSet::new();
+        for (i, text) in rendered {
+            let cfg = &self.templates[i].cfg;
+            let target = self.target(i).filter(|t| {
+                !self.cfg.dry && cfg.check_command.is_empty() && dests.insert(t.path.clone())
+            });
+            match target {
+                Some(target) => {
+                    jobs.push((out.len(), target, text));
+                    out.push((i, Rendered::Pending));
+                }
+                None => out.push((i, Rendered::Text(text))),
+            }
+        }
+        let mut running = tokio::task::JoinSet::new();
+        let mut jobs = jobs.into_iter();
+        // Every round starts writes up to the limit, then takes one result.
+        loop {
+            while running.len() < PARALLEL_WRITES {
+                let Some((slot, target, text)) = jobs.next() else {
+                    break;
+                };
+                running.spawn_blocking(move || (slot, output::write(&target, text.as_bytes())));
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            let (slot, written) =
+                done.map_err(|e| Error::runner(format!("writing outputs: {e}")))?;
+            out[slot].1 = Rendered::Written(written);
+        }
+        Ok(out)
+    }
+
+    /// Writes (or prints) the output of template `i`, or takes the result of
+    /// [`Runner::write_outputs`] having written it; true if it changed.
+    async fn output(&mut self, i: usize, rendered: Rendered) -> Result<bool> {
         let t = &self.templates[i];
         let name = t.cfg.name();
-        if self.cfg.dry {
-            let dest = t
-                .cfg
-                .destination
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
-            println!("> {dest}\n{text}");
-            return Ok(true);
-        }
-        let Some(path) = t.cfg.destination.clone() else {
+        let Some(target) = self.target(i) else {
+            if let (true, Rendered::Text(text)) = (self.cfg.dry, rendered) {
+                println!("> \n{text}");
+                return Ok(true);
+            }
             return Ok(false);
         };
-        let target = Target {
-            path,
-            perms: t.cfg.perms,
-            backup: t.cfg.backup,
-            create_dirs: t.cfg.create_dest_dirs,
+        let written = match rendered {
+            Rendered::Text(text) if self.cfg.dry => {
+                println!("> {}\n{text}", target.path.display());
+                return Ok(true);
+            }
+            Rendered::Text(text) => {
+                let t2 = target.clone();
+                tokio::task::spawn_blocking(move || output::write(&t2, text.as_bytes()))
+                    .await
+                    .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?
+            }
+            Rendered::Written(written) => written,
+            Rendered::Pending => {
+                return Err(Error::runner(format!(
+                    "template {name}: its output was never written"
+                )))
+            }
         };
-        let t2 = target.clone();
-        let written = tokio::task::spawn_blocking(move || output::write(&t2, text.as_bytes()))
-            .await
-            .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?;
         let previous = match written {
             Ok(Written::Unchanged) => return Ok(false),
             Ok(Written::Changed(previous)) => previous,
@@ -417,6 +501,7 @@ impl Runner {
         let now = Instant::now();
         let mut changed_any = false;
         let mut commands: Vec<(CommandLine, Duration)> = Vec::new();
+        let mut rendered = Vec::new();
         for i in 0..self.templates.len() {
             let t = &self.templates[i];
             if !t.dirty || t.quiet.is_some_and(|(min, _)| min > now) {
@@ -424,10 +509,12 @@ impl Runner {
             }
             self.templates[i].dirty = false;
             self.templates[i].quiet = None;
-            let Some(text) = self.render(i)? else {
-                continue;
-            };
-            let changed = self.output(i, text).await?;
+            if let Some(text) = self.render(i)? {
+                rendered.push((i, text));
+            }
+        }
+        for (i, out) in self.write_outputs(rendered).await? {
+            let changed = self.output(i, out).await?;
             let t = &mut self.templates[i];
             t.rendered = true;
             if changed && !self.cfg.dry {
@@ -445,9 +532,17 @@ impl Runner {
                     self.shared.metrics.command_failures.inc();
                     return Err(Error::runner(format!("command failed: {e}")));
                 }
-            } else {
-                self.commands.request(&line, timeout);
+            } else if !self.deferred.iter().any(|d| d.line == line) {
+                self.deferred.push(DeferredCommand {
+                    line,
+                    timeout,
+                    by: None,
+                    window: Duration::ZERO,
+                });
             }
+        }
+        if !self.cfg.once {
+            self.request_commands();
         }
         let waiting = self.templates.iter().filter(|t| !t.rendered).count();
         self.shared.metrics.templates_waiting.set(waiting as i64);
@@ -477,7 +572,59 @@ impl Runner {
             .iter()
             .filter(|t| t.dirty)
             .filter_map(|t| t.quiet.map(|(min, _)| min))
+            .chain(self.deferred.iter().filter_map(|d| d.by))
             .min()
+    }
+
+    /// Runs the deferred commands that no template waits for any more.
+    ///
+    /// A command shared by templates with quiescence waits while any of them
+    /// is dirty with its timer running (it will be written soon), at most the
+    /// longest `wait.max` of those templates from when it was first asked
+    /// for: a burst of changes runs it once, not once per template timer.
+    fn request_commands(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for k in 0..self.deferred.len() {
+            if self.deferred[k].by.is_none() {
+                let line = &self.deferred[k].line;
+                let longest = (0..self.templates.len())
+                    .filter(|&i| self.templates[i].cfg.command == line.0)
+                    .filter_map(|i| self.wait_of(i))
+                    .map(|w| w.max)
+                    .max()
+                    .unwrap_or_default();
+                self.deferred[k].by = Some(now + longest);
+                self.deferred[k].window = longest;
+            }
+        }
+        let templates = &self.templates;
+        self.deferred.retain(|d| {
+            let (mut ready, mut later) = (false, false);
+            for t in templates
+                .iter()
+                .filter(|t| t.dirty && t.cfg.command == d.line.0)
+            {
+                match t.quiet {
+                    Some((min, _)) if min <= now => ready = true,
+                    Some(_) => later = true,
+                    None => {}
+                }
+            }
+            // A template whose timer has fired is written by the very next
+            // pass (this one was busy): always worth waiting for, up to one
+            // more window. One whose timer runs waits until `by`.
+            let hold =
+                d.by.is_some_and(|by| (later && now < by) || (ready && now < by + d.window));
+            if hold {
+                return true;
+            }
+            due.push((d.line.clone(), d.timeout));
+            false
+        });
+        for (line, timeout) in due {
+            self.commands.request(&line, timeout);
+        }
     }
 
     /// Health, staleness and `-once` failure detection, every few seconds.
@@ -541,10 +688,9 @@ impl Runner {
                     continue;
                 }
             };
-            match compile(&self.templates[i].env, &text) {
-                Ok(tera) => {
+            match self.compiled.compile(&self.templates[i].slot, &text) {
+                Ok(()) => {
                     tracing::info!(template = %path.display(), "template changed: re-rendering");
-                    self.templates[i].tera = Some(tera);
                     self.templates[i].dirty = true;
                 }
                 Err(e) => {

@@ -149,6 +149,61 @@ async fn a_burst_of_changes_runs_a_shared_command_once_per_wait_window() {
 }
 
 #[tokio::test]
+async fn a_shared_command_waits_for_every_template_of_the_burst() {
+    // Two templates on different keys share a command; their quiescence
+    // timers fire 200 ms apart. The command runs once, after the second.
+    let agent = agent_on(0).await;
+    let base = agent.http_url();
+    let http = reqwest::Client::new();
+    put(&http, &format!("{base}/v1/kv/a"), "a0").await;
+    put(&http, &format!("{base}/v1/kv/b"), "b0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ta = write(dir.path(), "a.tmpl", "{{ key(path=\"a\") }}");
+    let tb = write(dir.path(), "b.tmpl", "{{ key(path=\"b\") }}");
+    let runs = dir.path().join("runs");
+    let cmd = format!("echo run >> {}", runs.display());
+    let (a_out, b_out) = (dir.path().join("a.out"), dir.path().join("b.out"));
+    let t = spawn(&[
+        "-consul-addr",
+        &base,
+        "-wait",
+        "500ms:3s",
+        "-template",
+        &format!("{ta}:{}:{cmd}", a_out.display()),
+        "-template",
+        &format!("{tb}:{}:{cmd}", b_out.display()),
+    ]);
+    assert!(file_contains(&a_out, "a0", 5).await && file_contains(&b_out, "b0", 5).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = read(&runs).lines().count();
+    put(&http, &format!("{base}/v1/kv/a"), "a1").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    put(&http, &format!("{base}/v1/kv/b"), "b1").await;
+    assert!(file_contains(&a_out, "a1", 5).await && file_contains(&b_out, "b1", 5).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        read(&runs).lines().count() - before,
+        1,
+        "two templates written 200 ms apart in one burst: one run"
+    );
+
+    // A stream of changes does not hold the command back for ever.
+    let before = read(&runs).lines().count();
+    let mut ran_during_stream = false;
+    for i in 0..40 {
+        put(&http, &format!("{base}/v1/kv/b"), &format!("s{i}")).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ran_during_stream |= read(&runs).lines().count() > before;
+    }
+    assert!(
+        ran_during_stream,
+        "4 s of changes with wait.max 3 s: the command ran during them"
+    );
+    t.stop().await.unwrap();
+    agent.shutdown().await;
+}
+
+#[tokio::test]
 async fn consul_going_away_keeps_files_and_rendering_resumes() {
     let agent = agent_on(0).await;
     let port = agent.http_addr().port();
