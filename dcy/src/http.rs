@@ -16,14 +16,15 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use crate::discovery::{rewrite, service_host, Discovery, Instance};
+use crate::discovery::{rewrite, service_host, Discovery, Instance, Service};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long an instance that refused a connection is skipped.
@@ -35,7 +36,12 @@ pub struct HttpClient {
     discovery: Discovery,
     http: reqwest::Client,
     attempts: usize,
+    /// The handles of the services this client has resolved, so that a
+    /// request costs a read lock, not a lookup with a new key.
+    services: Arc<RwLock<HashMap<String, Service>>>,
     ejected: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Whether `ejected` may hold anything (a request skips its lock if not).
+    any_ejected: Arc<AtomicBool>,
 }
 
 fn idempotent(m: &Method) -> bool {
@@ -56,7 +62,9 @@ impl HttpClient {
             discovery,
             http,
             attempts: 3,
+            services: Arc::new(RwLock::new(HashMap::new())),
             ejected: Arc::new(Mutex::new(HashMap::new())),
+            any_ejected: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -94,25 +102,61 @@ impl HttpClient {
     }
 
     fn is_ejected(&self, inst: &Instance) -> bool {
-        let mut map = self
-            .ejected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match map.get(&inst.id) {
+        if !self.any_ejected.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
+        let ejected = match map.get(&inst.id) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
                 map.remove(&inst.id);
                 false
             }
             None => false,
+        };
+        if map.is_empty() {
+            self.any_ejected.store(false, Ordering::Relaxed);
         }
+        ejected
     }
 
     fn eject(&self, inst: &Instance) {
-        self.ejected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(inst.id.clone(), Instant::now() + EJECT_FOR);
+        let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
+        map.insert(inst.id.clone(), Instant::now() + EJECT_FOR);
+        self.any_ejected.store(true, Ordering::Relaxed);
+    }
+
+    /// The discovery handle of `name`, from this client's cache.
+    fn service(&self, name: &str) -> Service {
+        let cached = self
+            .services
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        cached.unwrap_or_else(|| {
+            let service = self.discovery.service(name);
+            self.services
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_string(), service.clone());
+            service
+        })
+    }
+
+    /// The next instance not tried yet and not ejected; failing that, any
+    /// instance not tried yet.
+    fn choose(&self, service: &Service, tried: &[Arc<Instance>]) -> Option<Arc<Instance>> {
+        let untried = |i: &Arc<Instance>| !tried.iter().any(|t| t.id == i.id);
+        let count = service.instances().len();
+        for _ in 0..count.max(1) * 2 {
+            match service.pick() {
+                Some(i) if untried(&i) && !self.is_ejected(&i) => return Some(i),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        service.instances().as_slice().iter().find(|i| untried(i)).cloned()
     }
 
     /// Sends a request; a service-name host is resolved for every attempt.
@@ -136,40 +180,18 @@ impl HttpClient {
                     .with_source(e.without_url())
             });
         };
-        let service = self.discovery.service(&name);
+        let service = self.service(&name);
         if !service.instances().is_ready() {
             // A cold handle: give the first answer a moment instead of failing at once.
             let _ = service.ready(Duration::from_secs(5)).await;
         }
-        let mut tried: Vec<String> = Vec::new();
+        let mut tried: Vec<Arc<Instance>> = Vec::new();
         let mut last: Option<Error> = None;
         for _ in 0..self.attempts {
-            let count = service.instances().len();
-            let mut choice = None;
-            for _ in 0..count.max(1) * 2 {
-                match service.pick() {
-                    Some(i) if !tried.contains(&i.id) && !self.is_ejected(&i) => {
-                        choice = Some(i);
-                        break;
-                    }
-                    Some(_) => continue,
-                    None => break,
-                }
-            }
-            // All instances tried or ejected: take any untried one.
-            let inst = match choice {
-                Some(i) => i,
-                None => match service
-                    .instances()
-                    .as_slice()
-                    .iter()
-                    .find(|i| !tried.contains(&i.id))
-                {
-                    Some(i) => Arc::clone(i),
-                    None => break,
-                },
+            let Some(inst) = self.choose(&service, &tried) else {
+                break;
             };
-            tried.push(inst.id.clone());
+            tried.push(Arc::clone(&inst));
             let mut target = parsed.clone();
             rewrite(&mut target, &inst)?;
             let mut req = self
