@@ -206,6 +206,31 @@ impl Service {
         snap.list.get(snap.order[i] as usize).cloned()
     }
 
+    /// Whether the first answer from Consul has arrived.
+    pub fn is_ready(&self) -> bool {
+        self.shared.current.load().ready
+    }
+
+    /// The next instance in round-robin order that `accept`s, trying each
+    /// at most twice; failing that, the first in the list that `fallback`
+    /// accepts. One snapshot, no allocation.
+    pub(crate) fn choose(
+        &self,
+        accept: impl Fn(&Instance) -> bool,
+        fallback: impl Fn(&Instance) -> bool,
+    ) -> Option<Arc<Instance>> {
+        let snap = self.shared.current.load();
+        let n = snap.order.len();
+        for _ in 0..n * 2 {
+            let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % n;
+            match snap.list.get(snap.order[i] as usize) {
+                Some(inst) if accept(inst) => return Some(Arc::clone(inst)),
+                _ => {}
+            }
+        }
+        snap.list.iter().find(|i| fallback(i)).cloned()
+    }
+
     /// Like [`Service::pick`], returning only the socket address.
     pub fn pick_addr(&self) -> Option<SocketAddr> {
         let snap = self.shared.current.load();

@@ -147,16 +147,8 @@ impl HttpClient {
     /// The next instance not tried yet and not ejected; failing that, any
     /// instance not tried yet.
     fn choose(&self, service: &Service, tried: &[Arc<Instance>]) -> Option<Arc<Instance>> {
-        let untried = |i: &Arc<Instance>| !tried.iter().any(|t| t.id == i.id);
-        let count = service.instances().len();
-        for _ in 0..count.max(1) * 2 {
-            match service.pick() {
-                Some(i) if untried(&i) && !self.is_ejected(&i) => return Some(i),
-                Some(_) => continue,
-                None => break,
-            }
-        }
-        service.instances().as_slice().iter().find(|i| untried(i)).cloned()
+        let untried = |i: &Instance| !tried.iter().any(|t| t.id == i.id);
+        service.choose(|i| untried(i) && !self.is_ejected(i), untried)
     }
 
     /// Sends a request; a service-name host is resolved for every attempt.
@@ -167,21 +159,35 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<reqwest::Response> {
-        let parsed = url::Url::parse(url).map_err(|e| {
-            Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
-        })?;
-        let Some(name) = service_host(&parsed) else {
-            let mut req = self.http.request(method.clone(), parsed).headers(headers);
-            if let Some(b) = body {
-                req = req.body(b);
+        let target = match Target::of(url) {
+            Some(t) => t,
+            None => {
+                let parsed = url::Url::parse(url).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
+                })?;
+                match service_host(&parsed) {
+                    Some(name) => Target::Parsed(parsed, name),
+                    None => Target::Other(parsed),
+                }
             }
-            return req.send().await.map_err(|e| {
-                Error::new(ErrorKind::Connect, format!("{method} {url}"))
-                    .with_source(e.without_url())
-            });
         };
-        let service = self.service(&name);
-        if !service.instances().is_ready() {
+        let name = match &target {
+            Target::Other(parsed) => {
+                let mut req = self.http.request(method.clone(), parsed.clone());
+                req = req.headers(headers);
+                if let Some(b) = body {
+                    req = req.body(b);
+                }
+                return req.send().await.map_err(|e| {
+                    Error::new(ErrorKind::Connect, format!("{method} {url}"))
+                        .with_source(e.without_url())
+                });
+            }
+            Target::Fast { name, .. } => *name,
+            Target::Parsed(_, name) => name.as_str(),
+        };
+        let service = self.service(name);
+        if !service.is_ready() {
             // A cold handle: give the first answer a moment instead of failing at once.
             let _ = service.ready(Duration::from_secs(5)).await;
         }
@@ -191,18 +197,20 @@ impl HttpClient {
             let Some(inst) = self.choose(&service, &tried) else {
                 break;
             };
-            tried.push(Arc::clone(&inst));
-            let mut target = parsed.clone();
-            rewrite(&mut target, &inst)?;
-            let mut req = self
-                .http
-                .request(method.clone(), target)
-                .headers(headers.clone());
+            let mut req = target.request(&self.http, &method, &inst)?;
+            req = req.headers(headers.clone());
             if let Some(b) = &body {
                 req = req.body(b.clone());
             }
             match req.send().await {
                 Ok(resp) => return Ok(resp),
+                Err(e) if e.is_builder() => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("{method} {url}: cannot send to {}", inst.authority()),
+                    )
+                    .with_source(e.without_url()));
+                }
                 Err(e) => {
                     let never_sent = e.is_connect();
                     if never_sent {
@@ -217,17 +225,176 @@ impl HttpClient {
                         return Err(err);
                     }
                     tracing::debug!(service = %name, instance = %inst.id, error = %err, "retrying on another instance");
+                    tried.push(inst);
                     last = Some(err);
                 }
             }
         }
         Err(last.unwrap_or_else(|| {
-            let why = if service.instances().is_ready() {
+            let why = if service.is_ready() {
                 "no healthy instance"
             } else {
                 "no data yet"
             };
             Error::new(ErrorKind::NoData, format!("{method} {url}: {name}: {why}"))
         }))
+    }
+}
+
+/// What a request's URL names.
+enum Target<'a> {
+    /// `scheme://name/rest` with a plain lowercase service name: rewritten
+    /// by concatenation, without parsing the URL twice (the common case).
+    Fast {
+        /// `http://` or `https://`.
+        scheme: &'a str,
+        name: &'a str,
+        /// Path, query and fragment, from the first `/`, `?` or `#`.
+        rest: &'a str,
+    },
+    /// A service name in a URL that needs the URL parser.
+    Parsed(url::Url, String),
+    /// Not a service name: sent as it is.
+    Other(url::Url),
+}
+
+impl<'a> Target<'a> {
+    /// The fast form of `url`, if it has one.
+    fn of(url: &'a str) -> Option<Target<'a>> {
+        let (scheme, after) = match url.split_once("://") {
+            Some(("http", after)) => ("http://", after),
+            Some(("https", after)) => ("https://", after),
+            _ => return None,
+        };
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let (host, rest) = after.split_at(end);
+        let plain = host.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        // Anything the URL parser would rewrite (spaces, backslashes,
+        // non-ASCII, dot segments) takes the parser's path.
+        let clean = rest.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+            && !rest.contains("/.")
+            && (rest.is_empty() || rest.starts_with('/'));
+        if !plain || !clean {
+            return None;
+        }
+        let name = service_name(host)?;
+        Some(Target::Fast { scheme, name, rest })
+    }
+
+    /// A request to `inst` in place of the service name.
+    fn request(
+        &self,
+        http: &reqwest::Client,
+        method: &Method,
+        inst: &Instance,
+    ) -> Result<reqwest::RequestBuilder> {
+        match self {
+            Target::Fast { scheme, rest, .. } => {
+                let rest = if rest.is_empty() { "/" } else { rest };
+                let url = if inst.address.contains(':') {
+                    format!("{scheme}[{}]:{}{rest}", inst.address, inst.port)
+                } else {
+                    format!("{scheme}{}:{}{rest}", inst.address, inst.port)
+                };
+                Ok(http.request(method.clone(), url))
+            }
+            Target::Parsed(parsed, _) => {
+                let mut url = parsed.clone();
+                rewrite(&mut url, inst)?;
+                Ok(http.request(method.clone(), url))
+            }
+            Target::Other(parsed) => Ok(http.request(method.clone(), parsed.clone())),
+        }
+    }
+}
+
+/// The service a lowercase host names: `worker`, `worker.service.consul`,
+/// `worker.service.dc1.consul` (as [`service_host`] decides).
+fn service_name(host: &str) -> Option<&str> {
+    if host == "localhost" {
+        return None;
+    }
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let mut labels = trimmed.split('.');
+    let name = labels.next()?;
+    match (labels.next(), labels.next(), labels.next(), labels.next()) {
+        (None, ..) => Some(name),
+        (Some("service"), Some("consul"), None, _) => Some(name),
+        (Some("service"), Some(_), Some("consul"), None) => Some(name),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast(url: &str) -> Option<(&str, &str, &str)> {
+        match Target::of(url)? {
+            Target::Fast { scheme, name, rest } => Some((scheme, name, rest)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn plain_service_urls_take_the_fast_path() {
+        assert_eq!(
+            fast("http://worker/square?n=3"),
+            Some(("http://", "worker", "/square?n=3"))
+        );
+        assert_eq!(fast("https://api-2"), Some(("https://", "api-2", "")));
+        assert_eq!(
+            fast("http://worker.service.consul/x#f"),
+            Some(("http://", "worker", "/x#f"))
+        );
+        assert_eq!(
+            fast("http://worker.service.dc2.consul./x"),
+            Some(("http://", "worker", "/x"))
+        );
+        // A query without a path: the parser adds the `/`.
+        assert_eq!(fast("http://w?q=1"), None);
+    }
+
+    #[test]
+    fn anything_the_url_parser_would_change_takes_its_path() {
+        for url in [
+            "http://Worker/x",          // uppercase: the parser lowercases
+            "http://worker:8080/x",     // a port
+            "http://user@worker/x",     // userinfo
+            "http://worker/a b",        // a space
+            "http://worker/a/../b",     // dot segments
+            "http://worker/é",          // non-ASCII
+            "http://127.0.0.1/x",       // an address
+            "http://1234/x",            // a number is an IPv4 address
+            "http://localhost/x",       // not a service
+            "http://www.example.com/x", // not a service
+            "ftp://worker/x",           // another scheme
+            "worker/x",                 // no scheme
+        ] {
+            assert_eq!(fast(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_parser_on_the_service_name() {
+        for url in [
+            "http://worker/x",
+            "http://worker.service.consul/x",
+            "http://worker.service.dc1.consul/x",
+            "http://worker.other.consul/x",
+            "http://a.b/x",
+        ] {
+            let parsed = url::Url::parse(url).unwrap();
+            let slow = service_host(&parsed);
+            let quick = fast(url).map(|(_, name, _)| name.to_string());
+            assert!(
+                quick.is_none() || quick == slow,
+                "{url}: {quick:?} vs {slow:?}"
+            );
+            assert_eq!(quick.is_some(), slow.is_some(), "{url}");
+        }
     }
 }
