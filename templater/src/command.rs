@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::sync::Notify;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::status::Metrics;
@@ -85,9 +85,14 @@ fn describe(s: ExitStatus) -> String {
 }
 
 /// The command runner: one worker per distinct command line.
+///
+/// It lives as long as the process, across reloads, so that a command never
+/// runs concurrently with itself even when a reload comes in the middle of a
+/// run. A worker ends when the process stops.
 #[derive(Debug)]
 pub struct Commands {
-    workers: HashMap<CommandLine, Arc<Notify>>,
+    /// A request carries the timeout of the template that asked.
+    workers: HashMap<CommandLine, mpsc::Sender<Duration>>,
     env: Arc<Vec<(String, String)>>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -109,8 +114,8 @@ impl Commands {
     }
 
     /// The environment commands get.
-    pub fn env(&self) -> &[(String, String)] {
-        &self.env
+    pub fn env(&self) -> Arc<Vec<(String, String)>> {
+        Arc::clone(&self.env)
     }
 
     /// Asks for one run of `line`. A request while it runs queues exactly one
@@ -120,9 +125,9 @@ impl Commands {
             return;
         }
         let wake = self.workers.entry(line.clone()).or_insert_with(|| {
-            let wake = Arc::new(Notify::new());
-            let (w, line, env, metrics, stop) = (
-                Arc::clone(&wake),
+            // Room for one request: a full channel means a run is queued.
+            let (tx, mut rx) = mpsc::channel::<Duration>(1);
+            let (line, env, metrics, stop) = (
                 line.clone(),
                 Arc::clone(&self.env),
                 Arc::clone(&self.metrics),
@@ -130,10 +135,13 @@ impl Commands {
             );
             tokio::spawn(async move {
                 loop {
-                    tokio::select! {
+                    let timeout = tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = w.notified() => {}
-                    }
+                        t = rx.recv() => match t {
+                            Some(t) => t,
+                            None => return,
+                        },
+                    };
                     metrics.command_runs.inc();
                     tracing::info!(command = %line.display(), "running command");
                     if let Err(e) = run_once(&line, &env, timeout).await {
@@ -142,9 +150,10 @@ impl Commands {
                     }
                 }
             });
-            wake
+            tx
         });
-        wake.notify_one();
+        // Full: a run is already queued, this request merges into it.
+        let _ = wake.try_send(timeout);
     }
 }
 

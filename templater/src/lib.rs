@@ -132,12 +132,19 @@ pub async fn run(
     let hub = WatchHub::with_options(client.clone(), options);
     let mut vars: HashMap<String, String> = std::env::vars().collect();
     vars.extend(client.config().child_env());
+    let metrics = Arc::new(status::Metrics::default());
+    let commands = command::Commands::new(
+        client.config().child_env(),
+        Arc::clone(&metrics),
+        stop.clone(),
+    );
     let shared = Shared {
         client: client.clone(),
         hub,
-        metrics: Arc::new(status::Metrics::default()),
+        metrics,
         healthy: Arc::new(AtomicBool::new(true)),
         vars: Arc::new(vars),
+        commands: Arc::new(std::sync::Mutex::new(commands)),
     };
     if let Some(addr) = &cfg.status_addr {
         let local = status::serve(

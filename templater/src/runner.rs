@@ -110,6 +110,8 @@ pub struct Shared {
     pub healthy: Arc<AtomicBool>,
     /// The environment templates' `env()` sees and commands inherit.
     pub vars: Arc<HashMap<String, String>>,
+    /// The command runner (one worker per command line, across reloads).
+    pub commands: Arc<Mutex<Commands>>,
 }
 
 /// The renderer for one configuration.
@@ -121,7 +123,6 @@ pub struct Runner {
     templates: Vec<Tmpl>,
     deps: HashMap<String, DepEntry>,
     tx: mpsc::UnboundedSender<Event>,
-    commands: Commands,
     deferred: Vec<DeferredCommand>,
     exec: Option<Exec>,
     all_rendered: bool,
@@ -173,11 +174,6 @@ impl Runner {
     ) -> Runner {
         let brain = Arc::new(Mutex::new(Brain::default()));
         let consul_env = shared.client.config().child_env();
-        let commands = Commands::new(
-            consul_env.clone(),
-            Arc::clone(&shared.metrics),
-            stop.clone(),
-        );
         let exec = cfg.exec.clone().map(|e| {
             let env = crate::exec::child_env(&e, &shared.vars, &consul_env);
             Exec::new(e, env)
@@ -191,7 +187,6 @@ impl Runner {
             templates: Vec::new(),
             deps: HashMap::new(),
             tx,
-            commands,
             deferred: Vec::new(),
             exec,
             all_rendered: false,
@@ -440,7 +435,7 @@ impl Runner {
         };
         let check = CommandLine(t.cfg.check_command.clone());
         if !check.0.is_empty() {
-            if let Err(e) = run_once(&check, self.commands.env(), t.cfg.command_timeout).await {
+            if let Err(e) = run_once(&check, &self.command_env(), t.cfg.command_timeout).await {
                 self.shared.metrics.render_errors.inc();
                 let restored = tokio::task::spawn_blocking(move || {
                     output::restore(&target, previous.as_deref())
@@ -528,7 +523,7 @@ impl Runner {
         for (line, timeout) in commands {
             if self.cfg.once {
                 self.shared.metrics.command_runs.inc();
-                if let Err(e) = run_once(&line, self.commands.env(), timeout).await {
+                if let Err(e) = run_once(&line, &self.command_env(), timeout).await {
                     self.shared.metrics.command_failures.inc();
                     return Err(Error::runner(format!("command failed: {e}")));
                 }
@@ -622,8 +617,23 @@ impl Runner {
             due.push((d.line.clone(), d.timeout));
             false
         });
+        let mut commands = lock(&self.shared.commands);
         for (line, timeout) in due {
-            self.commands.request(&line, timeout);
+            commands.request(&line, timeout);
+        }
+    }
+
+    /// The environment commands get.
+    fn command_env(&self) -> Arc<Vec<(String, String)>> {
+        lock(&self.shared.commands).env()
+    }
+
+    /// Runs every command still held for a burst: a reload must not lose a
+    /// reload command for a file already written.
+    fn flush_commands(&mut self) {
+        let mut commands = lock(&self.shared.commands);
+        for d in self.deferred.drain(..) {
+            commands.request(&d.line, d.timeout);
         }
     }
 
@@ -779,6 +789,7 @@ impl Runner {
                     }
                     Event::SourceChanged(p) => self.reload_source(&p).await,
                     Event::ConfigChanged | Event::Reload => {
+                        self.flush_commands();
                         self.shutdown_exec().await;
                         return Ok(Outcome::Reload);
                     }
