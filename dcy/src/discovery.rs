@@ -83,6 +83,27 @@ impl Instance {
         }
     }
 
+    /// An instance at `address:port`, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(address: &str, port: u16) -> Instance {
+        Instance {
+            id: format!("{address}:{port}"),
+            service: "worker".into(),
+            node: "n".into(),
+            address: address.into(),
+            port,
+            tags: Vec::new(),
+            meta: Default::default(),
+            weights: Weights::default(),
+            status: Status::Passing,
+            datacenter: "dc1".into(),
+            socket: address
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, port)),
+        }
+    }
+
     /// The socket address, when the address is an IP.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.socket
@@ -484,32 +505,44 @@ impl Discovery {
 
 /// The service name in a URL's host, if it names one.
 pub(crate) fn service_host(url: &url::Url) -> Option<String> {
-    let host = match url.host()? {
-        url::Host::Domain(d) => d.to_ascii_lowercase(),
-        _ => return None,
-    };
-    if host == "localhost" {
+    match url.host()? {
+        url::Host::Domain(d) => service_name(&d.to_ascii_lowercase()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The service a lowercase host names: `worker`, `worker.service.consul`,
+/// `worker.service.dc1.consul` (a trailing dot allowed on the last two), or
+/// none (`localhost`, `www.example.com`).
+pub(crate) fn service_name(host: &str) -> Option<&str> {
+    if host == "localhost" || host.is_empty() {
         return None;
     }
     if !host.contains('.') {
         return Some(host);
     }
-    let trimmed = host.trim_end_matches('.');
-    let labels: Vec<&str> = trimmed.split('.').collect();
-    match labels.as_slice() {
-        [name, "service", "consul"] | [name, "service", _, "consul"] => Some((*name).to_string()),
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let mut labels = trimmed.split('.');
+    let name = labels.next().filter(|n| !n.is_empty())?;
+    match (labels.next(), labels.next(), labels.next(), labels.next()) {
+        (Some("service"), Some("consul"), None, _) => Some(name),
+        (Some("service"), Some(_), Some("consul"), None) => Some(name),
         _ => None,
     }
 }
 
+/// Puts `inst`'s address and port in `url`, or says why it cannot.
 pub(crate) fn rewrite(url: &mut url::Url, inst: &Instance) -> Result<()> {
-    let bad = |_| {
+    let bad = || {
         Error::new(
             ErrorKind::InvalidInput,
             format!("cannot set {} as the URL host", inst.address),
         )
     };
-    url.set_host(Some(&inst.address)).map_err(bad)?;
+    match inst.address.parse::<std::net::IpAddr>() {
+        Ok(ip) => url.set_ip_host(ip).map_err(|()| bad())?,
+        Err(_) => url.set_host(Some(&inst.address)).map_err(|_| bad())?,
+    }
     url.set_port(Some(inst.port))
         .map_err(|()| Error::new(ErrorKind::InvalidInput, "this URL cannot carry a port"))
 }
@@ -590,5 +623,24 @@ mod tests {
         assert_eq!(host("http://localhost/x"), None);
         assert_eq!(host("http://127.0.0.1/x"), None);
         assert_eq!(host("http://example.com/x"), None);
+        assert_eq!(
+            host("http://worker./x"),
+            None,
+            "a trailing dot is a DNS name"
+        );
+        assert_eq!(host("http://localhost./x"), None);
+        assert_eq!(
+            host("http://worker.service.consul./x"),
+            Some("worker".into())
+        );
+    }
+
+    #[test]
+    fn rewrite_puts_ip_addresses_in_whole() {
+        let mut url = url::Url::parse("http://worker/x").unwrap();
+        rewrite(&mut url, &Instance::for_test("2001:db8::1", 8080)).unwrap();
+        assert_eq!(url.as_str(), "http://[2001:db8::1]:8080/x");
+        let mut url = url::Url::parse("http://worker/x").unwrap();
+        assert!(rewrite(&mut url, &Instance::for_test("a/?", 1)).is_err());
     }
 }

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use crate::discovery::{rewrite, service_host, Discovery, Instance, Service};
+use crate::discovery::{rewrite, service_host, service_name, Discovery, Instance, Service};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long an instance that refused a connection is skipped.
@@ -197,22 +197,27 @@ impl HttpClient {
             let Some(inst) = self.choose(&service, &tried) else {
                 break;
             };
-            let mut req = target.request(&self.http, &method, &inst)?;
+            let mut req = match target.request(&self.http, &method, &inst) {
+                Ok(req) => req,
+                Err(e) => {
+                    // This instance's address cannot be put in the URL: a
+                    // registration mistake of one instance, not of the request.
+                    tracing::warn!(service = %name, instance = %inst.id, error = %e, "skipping an instance");
+                    self.eject(&inst);
+                    tried.push(inst);
+                    last = Some(e);
+                    continue;
+                }
+            };
             req = req.headers(headers.clone());
             if let Some(b) = &body {
                 req = req.body(b.clone());
             }
             match req.send().await {
                 Ok(resp) => return Ok(resp),
-                Err(e) if e.is_builder() => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("{method} {url}: cannot send to {}", inst.authority()),
-                    )
-                    .with_source(e.without_url()));
-                }
                 Err(e) => {
-                    let never_sent = e.is_connect();
+                    // A builder error (the URL reqwest was given) never left.
+                    let never_sent = e.is_connect() || e.is_builder();
                     if never_sent {
                         self.eject(&inst);
                     }
@@ -246,6 +251,8 @@ enum Target<'a> {
     /// `scheme://name/rest` with a plain lowercase service name: rewritten
     /// by concatenation, without parsing the URL twice (the common case).
     Fast {
+        /// The whole URL.
+        url: &'a str,
         /// `http://` or `https://`.
         scheme: &'a str,
         name: &'a str,
@@ -281,7 +288,12 @@ impl<'a> Target<'a> {
             return None;
         }
         let name = service_name(host)?;
-        Some(Target::Fast { scheme, name, rest })
+        Some(Target::Fast {
+            url,
+            scheme,
+            name,
+            rest,
+        })
     }
 
     /// A request to `inst` in place of the service name.
@@ -292,14 +304,28 @@ impl<'a> Target<'a> {
         inst: &Instance,
     ) -> Result<reqwest::RequestBuilder> {
         match self {
-            Target::Fast { scheme, rest, .. } => {
+            Target::Fast {
+                url, scheme, rest, ..
+            } => {
                 let rest = if rest.is_empty() { "/" } else { rest };
-                let url = if inst.address.contains(':') {
-                    format!("{scheme}[{}]:{}{rest}", inst.address, inst.port)
-                } else {
-                    format!("{scheme}{}:{}{rest}", inst.address, inst.port)
+                let plain = !inst.address.is_empty()
+                    && inst
+                        .address
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                let to = match inst.socket_addr() {
+                    // `SocketAddr` brackets an IPv6 address.
+                    Some(addr) => format!("{scheme}{addr}{rest}"),
+                    None if plain => format!("{scheme}{}:{}{rest}", inst.address, inst.port),
+                    None => {
+                        let mut parsed = url::Url::parse(url).map_err(|e| {
+                            Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
+                        })?;
+                        rewrite(&mut parsed, inst)?;
+                        return Ok(http.request(method.clone(), parsed));
+                    }
                 };
-                Ok(http.request(method.clone(), url))
+                Ok(http.request(method.clone(), to))
             }
             Target::Parsed(parsed, _) => {
                 let mut url = parsed.clone();
@@ -311,30 +337,15 @@ impl<'a> Target<'a> {
     }
 }
 
-/// The service a lowercase host names: `worker`, `worker.service.consul`,
-/// `worker.service.dc1.consul` (as [`service_host`] decides).
-fn service_name(host: &str) -> Option<&str> {
-    if host == "localhost" {
-        return None;
-    }
-    let trimmed = host.strip_suffix('.').unwrap_or(host);
-    let mut labels = trimmed.split('.');
-    let name = labels.next()?;
-    match (labels.next(), labels.next(), labels.next(), labels.next()) {
-        (None, ..) => Some(name),
-        (Some("service"), Some("consul"), None, _) => Some(name),
-        (Some("service"), Some(_), Some("consul"), None) => Some(name),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fast(url: &str) -> Option<(&str, &str, &str)> {
         match Target::of(url)? {
-            Target::Fast { scheme, name, rest } => Some((scheme, name, rest)),
+            Target::Fast {
+                scheme, name, rest, ..
+            } => Some((scheme, name, rest)),
             _ => None,
         }
     }
@@ -395,6 +406,46 @@ mod tests {
                 "{url}: {quick:?} vs {slow:?}"
             );
             assert_eq!(quick.is_some(), slow.is_some(), "{url}");
+        }
+    }
+
+    #[test]
+    fn instance_addresses_go_in_whole_or_the_instance_is_skipped() {
+        let http = reqwest::Client::new();
+        let to = |addr: &str| -> std::result::Result<String, String> {
+            let inst = Instance::for_test(addr, 8080);
+            let target = Target::of("http://worker/x?n=1").ok_or("not fast")?;
+            let req = target
+                .request(&http, &Method::GET, &inst)
+                .map_err(|e| e.to_string())?;
+            let req = req.build().map_err(|e| e.to_string())?;
+            Ok(req.url().to_string())
+        };
+        assert_eq!(to("127.0.0.1").unwrap(), "http://127.0.0.1:8080/x?n=1");
+        assert_eq!(
+            to("2001:db8::1").unwrap(),
+            "http://[2001:db8::1]:8080/x?n=1"
+        );
+        assert_eq!(to("node-1.dc1").unwrap(), "http://node-1.dc1:8080/x?n=1");
+        assert_eq!(
+            to("[2001:db8::1]").unwrap(),
+            "http://[2001:db8::1]:8080/x?n=1"
+        );
+        for bad in ["a/?", "u@10.0.0.9", "a b", ""] {
+            assert!(to(bad).is_err(), "{bad:?}: {:?}", to(bad));
+        }
+        // Whatever the address, the fast path and the parser agree.
+        for addr in [
+            "127.0.0.1",
+            "2001:db8::1",
+            "node-1.dc1",
+            "[::1]",
+            "10.0.0.5:8080",
+        ] {
+            let mut parsed = url::Url::parse("http://worker/x?n=1").unwrap();
+            let slow =
+                rewrite(&mut parsed, &Instance::for_test(addr, 8080)).map(|()| parsed.to_string());
+            assert_eq!(to(addr).ok(), slow.ok(), "{addr}");
         }
     }
 }
