@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::status::Metrics;
@@ -84,6 +84,10 @@ fn describe(s: ExitStatus) -> String {
     }
 }
 
+/// A request for a run: the timeout of the template that asked, and who
+/// waits for the run to end.
+type Request = (Duration, Option<oneshot::Sender<()>>);
+
 /// The command runner: one worker per distinct command line.
 ///
 /// It lives as long as the process, across reloads, so that a command never
@@ -91,8 +95,7 @@ fn describe(s: ExitStatus) -> String {
 /// run. A worker ends when the process stops.
 #[derive(Debug)]
 pub struct Commands {
-    /// A request carries the timeout of the template that asked.
-    workers: HashMap<CommandLine, mpsc::Sender<Duration>>,
+    workers: HashMap<CommandLine, mpsc::Sender<Request>>,
     env: Arc<Vec<(String, String)>>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -121,12 +124,37 @@ impl Commands {
     /// Asks for one run of `line`. A request while it runs queues exactly one
     /// more run after it; further requests merge into that one.
     pub fn request(&mut self, line: &CommandLine, timeout: Duration) {
-        if line.0.is_empty() {
-            return;
+        if let Some(worker) = self.worker(line) {
+            // Full: a run is already queued, this request merges into it.
+            let _ = worker.try_send((timeout, None));
         }
-        let wake = self.workers.entry(line.clone()).or_insert_with(|| {
+    }
+
+    /// A run of `line` after the one in progress (if any); the future ends
+    /// when that run has ended (each run is bounded by its timeout).
+    pub fn run_after(
+        &mut self,
+        line: &CommandLine,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let worker = self.worker(line);
+        async move {
+            let Some(worker) = worker else { return };
+            let (done, ended) = oneshot::channel();
+            if worker.send((timeout, Some(done))).await.is_ok() {
+                let _ = ended.await;
+            }
+        }
+    }
+
+    /// The worker of `line`, started on first use.
+    fn worker(&mut self, line: &CommandLine) -> Option<mpsc::Sender<Request>> {
+        if line.0.is_empty() {
+            return None;
+        }
+        let worker = self.workers.entry(line.clone()).or_insert_with(|| {
             // Room for one request: a full channel means a run is queued.
-            let (tx, mut rx) = mpsc::channel::<Duration>(1);
+            let (tx, mut rx) = mpsc::channel::<Request>(1);
             let (line, env, metrics, stop) = (
                 line.clone(),
                 Arc::clone(&self.env),
@@ -135,10 +163,10 @@ impl Commands {
             );
             tokio::spawn(async move {
                 loop {
-                    let timeout = tokio::select! {
+                    let (timeout, done) = tokio::select! {
                         _ = stop.cancelled() => return,
-                        t = rx.recv() => match t {
-                            Some(t) => t,
+                        r = rx.recv() => match r {
+                            Some(r) => r,
                             None => return,
                         },
                     };
@@ -148,12 +176,14 @@ impl Commands {
                         metrics.command_failures.inc();
                         tracing::error!(error = %e, "command failed; it runs again on the next change");
                     }
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
                 }
             });
             tx
         });
-        // Full: a run is already queued, this request merges into it.
-        let _ = wake.try_send(timeout);
+        Some(worker.clone())
     }
 }
 

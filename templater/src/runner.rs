@@ -9,7 +9,7 @@
 //! - Consul being unreachable is never fatal: the last files stay, the age
 //!   of the data is logged, and rendering resumes when Consul is back.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,9 +27,13 @@ use crate::deps::Dep;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
 use crate::funcs::{Brain, Env};
-use crate::output::{self, Target, Written};
 use crate::status::Metrics;
 use crate::templates::{Slot, Templates};
+
+mod burst;
+mod write;
+
+use burst::DeferredCommand;
 
 /// Why the runner stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,29 +59,6 @@ pub enum Event {
     Stop(i32),
     /// Forward a signal to the exec child.
     Signal(nix::sys::signal::Signal),
-}
-
-/// Outputs [`Runner::write_outputs`] writes at once.
-const PARALLEL_WRITES: usize = 16;
-
-/// One template's output in a pass.
-enum Rendered {
-    /// Text for [`Runner::output`] to write (or print).
-    Text(String),
-    /// Written by [`Runner::write_outputs`].
-    Written(std::io::Result<Written>),
-    /// Being written by [`Runner::write_outputs`].
-    Pending,
-}
-
-/// A command asked for by a pass, waiting for the templates that share it.
-struct DeferredCommand {
-    line: CommandLine,
-    timeout: Duration,
-    /// When it runs at the latest (set on the first pass that sees it).
-    by: Option<Instant>,
-    /// The longest `wait.max` of the templates that share it.
-    window: Duration,
 }
 
 struct DepEntry {
@@ -332,132 +313,6 @@ impl Runner {
         }
     }
 
-    /// Where and how template `i` is written (`None`: it has no destination).
-    fn target(&self, i: usize) -> Option<Target> {
-        let t = &self.templates[i].cfg;
-        Some(Target {
-            path: t.destination.clone()?,
-            perms: t.perms,
-            backup: t.backup,
-            create_dirs: t.create_dest_dirs,
-        })
-    }
-
-    /// Writes the outputs of one pass: those without a check command at
-    /// once (up to [`PARALLEL_WRITES`], so that their fsyncs overlap), each
-    /// destination once; the others are left as text for [`Runner::output`]
-    /// to write one by one, in template order.
-    async fn write_outputs(
-        &self,
-        rendered: Vec<(usize, String)>,
-    ) -> Result<Vec<(usize, Rendered)>> {
-        let mut out = Vec::with_capacity(rendered.len());
-        let mut jobs = Vec::new();
-        let mut dests = HashSet::new();
-        for (i, text) in rendered {
-            let cfg = &self.templates[i].cfg;
-            let target = self.target(i).filter(|t| {
-                !self.cfg.dry && cfg.check_command.is_empty() && dests.insert(t.path.clone())
-            });
-            match target {
-                Some(target) => {
-                    jobs.push((out.len(), target, text));
-                    out.push((i, Rendered::Pending));
-                }
-                None => out.push((i, Rendered::Text(text))),
-            }
-        }
-        let mut running = tokio::task::JoinSet::new();
-        let mut jobs = jobs.into_iter();
-        // Every round starts writes up to the limit, then takes one result.
-        loop {
-            while running.len() < PARALLEL_WRITES {
-                let Some((slot, target, text)) = jobs.next() else {
-                    break;
-                };
-                running.spawn_blocking(move || (slot, output::write(&target, text.as_bytes())));
-            }
-            let Some(done) = running.join_next().await else {
-                break;
-            };
-            let (slot, written) =
-                done.map_err(|e| Error::runner(format!("writing outputs: {e}")))?;
-            out[slot].1 = Rendered::Written(written);
-        }
-        Ok(out)
-    }
-
-    /// Writes (or prints) the output of template `i`, or takes the result of
-    /// [`Runner::write_outputs`] having written it; true if it changed.
-    async fn output(&mut self, i: usize, rendered: Rendered) -> Result<bool> {
-        let t = &self.templates[i];
-        let name = t.cfg.name();
-        let Some(target) = self.target(i) else {
-            if let (true, Rendered::Text(text)) = (self.cfg.dry, rendered) {
-                println!("> \n{text}");
-                return Ok(true);
-            }
-            return Ok(false);
-        };
-        let written = match rendered {
-            Rendered::Text(text) if self.cfg.dry => {
-                println!("> {}\n{text}", target.path.display());
-                return Ok(true);
-            }
-            Rendered::Text(text) => {
-                let t2 = target.clone();
-                tokio::task::spawn_blocking(move || output::write(&t2, text.as_bytes()))
-                    .await
-                    .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?
-            }
-            Rendered::Written(written) => written,
-            Rendered::Pending => {
-                return Err(Error::runner(format!(
-                    "template {name}: its output was never written"
-                )))
-            }
-        };
-        let previous = match written {
-            Ok(Written::Unchanged) => return Ok(false),
-            Ok(Written::Changed(previous)) => previous,
-            Err(e) => {
-                let msg = format!(
-                    "template {name}: cannot write {}: {e}",
-                    target.path.display()
-                );
-                self.shared.metrics.render_errors.inc();
-                if self.fatal(&t.cfg) || self.cfg.once {
-                    return Err(Error::runner(msg));
-                }
-                tracing::error!(error = %msg, "keeping the previous output");
-                return Ok(false);
-            }
-        };
-        let check = CommandLine(t.cfg.check_command.clone());
-        if !check.0.is_empty() {
-            if let Err(e) = run_once(&check, &self.command_env(), t.cfg.command_timeout).await {
-                self.shared.metrics.render_errors.inc();
-                let restored = tokio::task::spawn_blocking(move || {
-                    output::restore(&target, previous.as_deref())
-                })
-                .await
-                .map_err(|e| Error::runner(format!("template {name}: restoring: {e}")))?;
-                let msg = format!("template {name}: the check command rejected the new output ({e}); the previous output is back");
-                if let Err(re) = restored {
-                    tracing::error!(template = %name, error = %re, "restoring the previous output failed");
-                }
-                if self.fatal(&t.cfg) || self.cfg.once {
-                    return Err(Error::runner(msg));
-                }
-                tracing::error!(error = %msg, "not reloading");
-                return Ok(false);
-            }
-        }
-        self.shared.metrics.writes.inc();
-        tracing::info!(template = %name, "rendered");
-        Ok(true)
-    }
-
     fn wait_of(&self, i: usize) -> Option<Wait> {
         self.templates[i]
             .cfg
@@ -569,72 +424,6 @@ impl Runner {
             .filter_map(|t| t.quiet.map(|(min, _)| min))
             .chain(self.deferred.iter().filter_map(|d| d.by))
             .min()
-    }
-
-    /// Runs the deferred commands that no template waits for any more.
-    ///
-    /// A command shared by templates with quiescence waits while any of them
-    /// is dirty with its timer running (it will be written soon), at most the
-    /// longest `wait.max` of those templates from when it was first asked
-    /// for: a burst of changes runs it once, not once per template timer.
-    fn request_commands(&mut self) {
-        let now = Instant::now();
-        let mut due = Vec::new();
-        for k in 0..self.deferred.len() {
-            if self.deferred[k].by.is_none() {
-                let line = &self.deferred[k].line;
-                let longest = (0..self.templates.len())
-                    .filter(|&i| self.templates[i].cfg.command == line.0)
-                    .filter_map(|i| self.wait_of(i))
-                    .map(|w| w.max)
-                    .max()
-                    .unwrap_or_default();
-                self.deferred[k].by = Some(now + longest);
-                self.deferred[k].window = longest;
-            }
-        }
-        let templates = &self.templates;
-        self.deferred.retain(|d| {
-            let (mut ready, mut later) = (false, false);
-            for t in templates
-                .iter()
-                .filter(|t| t.dirty && t.cfg.command == d.line.0)
-            {
-                match t.quiet {
-                    Some((min, _)) if min <= now => ready = true,
-                    Some(_) => later = true,
-                    None => {}
-                }
-            }
-            // A template whose timer has fired is written by the very next
-            // pass (this one was busy): always worth waiting for, up to one
-            // more window. One whose timer runs waits until `by`.
-            let hold =
-                d.by.is_some_and(|by| (later && now < by) || (ready && now < by + d.window));
-            if hold {
-                return true;
-            }
-            due.push((d.line.clone(), d.timeout));
-            false
-        });
-        let mut commands = lock(&self.shared.commands);
-        for (line, timeout) in due {
-            commands.request(&line, timeout);
-        }
-    }
-
-    /// The environment commands get.
-    fn command_env(&self) -> Arc<Vec<(String, String)>> {
-        lock(&self.shared.commands).env()
-    }
-
-    /// Runs every command still held for a burst: a reload must not lose a
-    /// reload command for a file already written.
-    fn flush_commands(&mut self) {
-        let mut commands = lock(&self.shared.commands);
-        for d in self.deferred.drain(..) {
-            commands.request(&d.line, d.timeout);
-        }
     }
 
     /// Health, staleness and `-once` failure detection, every few seconds.
@@ -752,7 +541,10 @@ impl Runner {
                 } => Wake::Exited(code),
             };
             let ev = match wake {
-                Wake::Event(None) => return Ok(Outcome::Exit(0)),
+                Wake::Event(None) => {
+                    self.run_held_commands().await;
+                    return Ok(Outcome::Exit(0));
+                }
                 Wake::Event(ev) => ev,
                 Wake::Timer => None,
                 Wake::Tick => {
@@ -761,6 +553,7 @@ impl Runner {
                 }
                 Wake::Exited(code) => {
                     tracing::info!(code, "exec: child exited");
+                    self.run_held_commands().await;
                     return Ok(Outcome::Exit(code));
                 }
             };
@@ -794,6 +587,7 @@ impl Runner {
                         return Ok(Outcome::Reload);
                     }
                     Event::Stop(code) => {
+                        self.run_held_commands().await;
                         self.shutdown_exec().await;
                         return Ok(Outcome::Exit(code));
                     }

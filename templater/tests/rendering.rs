@@ -204,6 +204,54 @@ async fn a_shared_command_waits_for_every_template_of_the_burst() {
 }
 
 #[tokio::test]
+async fn a_stop_runs_the_command_held_for_a_file_already_written() {
+    // a and b share a command; a is written while b's timer still runs, so
+    // the command waits for b. A stop in that window must still run it: the
+    // file is on disk, and after a restart it would be unchanged.
+    let agent = agent_on(0).await;
+    let base = agent.http_url();
+    let http = reqwest::Client::new();
+    put(&http, &format!("{base}/v1/kv/a"), "a0").await;
+    put(&http, &format!("{base}/v1/kv/b"), "b0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ta = write(dir.path(), "a.tmpl", "{{ key(path=\"a\") }}");
+    let tb = write(dir.path(), "b.tmpl", "{{ key(path=\"b\") }}");
+    let runs = dir.path().join("runs");
+    let cmd = format!("echo run >> {}", runs.display());
+    let (a_out, b_out) = (dir.path().join("a.out"), dir.path().join("b.out"));
+    let t = spawn(&[
+        "-consul-addr",
+        &base,
+        "-wait",
+        "500ms:5s",
+        "-template",
+        &format!("{ta}:{}:{cmd}", a_out.display()),
+        "-template",
+        &format!("{tb}:{}:{cmd}", b_out.display()),
+    ]);
+    assert!(file_contains(&a_out, "a0", 5).await && file_contains(&b_out, "b0", 5).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = read(&runs).lines().count();
+    put(&http, &format!("{base}/v1/kv/a"), "a1").await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    put(&http, &format!("{base}/v1/kv/b"), "b1").await;
+    assert!(file_contains(&a_out, "a1", 5).await);
+    assert_eq!(read(&b_out), "b0", "b's timer still runs");
+    assert_eq!(
+        read(&runs).lines().count(),
+        before,
+        "the command waits for b"
+    );
+    assert_eq!(t.stop().await.unwrap(), 0);
+    assert_eq!(
+        read(&runs).lines().count(),
+        before + 1,
+        "the held command ran before templater exited"
+    );
+    agent.shutdown().await;
+}
+
+#[tokio::test]
 async fn consul_going_away_keeps_files_and_rendering_resumes() {
     let agent = agent_on(0).await;
     let port = agent.http_addr().port();
