@@ -75,8 +75,9 @@ fn nanos(s: &str) -> Result<(bool, u64), String> {
             "" => 0,
             w => w.parse().map_err(|_| too_long())?,
         };
-        // Digits past the nanosecond never change the result.
-        let fraction = &fraction[..fraction.len().min(18)];
+        // 24 digits are below a nanosecond even in hours (3.6e12 ns), and
+        // 10^24 × 3.6e12 still fits in a u128.
+        let fraction = &fraction[..fraction.len().min(24)];
         let part = match fraction {
             "" => 0,
             f => {
@@ -167,6 +168,7 @@ mod tests {
             ("-0", 0),
             ("0.000000001s", 1),
             ("0.1234567890123456789s", 123_456_789),
+            ("0.0000000000002777778h", 1),
             ("2562047h47m16.854775807s", i64::MAX as u64),
         ];
         for (s, ns) in ok {
