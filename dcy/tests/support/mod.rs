@@ -1,36 +1,16 @@
 //! A devagent on 127.0.0.1 port 0 and a dcy client pointed at it.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use devagent::{Agent, AgentHandle};
+use devagent::AgentHandle;
+pub use testkit::{agent_on, eventually, http_server};
 
 pub struct Env {
     pub agent: Option<AgentHandle>,
     pub client: dcy::Client,
     pub http: SocketAddr,
-}
-
-pub async fn agent_on(port: u16) -> AgentHandle {
-    // After a restart the old socket may linger for a moment: retry briefly.
-    let mut last = None;
-    for _ in 0..100 {
-        match Agent::builder()
-            .http_port(port)
-            .dns_port(0)
-            .node_name("node1")
-            .min_check_interval(Duration::from_millis(100))
-            .min_deregister_after(Duration::from_millis(500))
-            .start()
-            .await
-        {
-            Ok(a) => return a,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("devagent did not start: {last:?}");
 }
 
 pub fn client_for(addr: SocketAddr) -> dcy::Client {
@@ -74,49 +54,4 @@ impl Env {
     pub async fn shutdown(mut self) {
         self.stop_agent().await;
     }
-}
-
-/// Polls `f` every 10 ms for up to `secs` seconds.
-pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
-/// A tiny HTTP server answering `200 <name>` on every path; returns its address.
-pub async fn http_server(name: &'static str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {
-                            let resp = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{name}",
-                                name.len()
-                            );
-                            if sock.write_all(resp.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, task)
 }

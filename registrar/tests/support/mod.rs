@@ -1,6 +1,6 @@
 //! Real components for registrar's tests: an in-process devagent on a free
 //! loopback port, the registrar binary, and bounded waits.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,54 +8,10 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use devagent::{Agent, AgentHandle};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// A devagent on `port` (0: any), retrying while a previous one releases the port.
-pub async fn agent_on(port: u16) -> AgentHandle {
-    let mut last = None;
-    for _ in 0..200 {
-        match Agent::builder()
-            .http_port(port)
-            .dns_port(0)
-            .node_name("node1")
-            .min_check_interval(Duration::from_millis(100))
-            .start()
-            .await
-        {
-            Ok(a) => return a,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("devagent did not start: {last:?}");
-}
-
-/// Polls `f` every 10 ms for up to `secs` seconds.
-pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use testkit::{agent_on, eventually, free_port};
 
 /// The agent's HTTP API, as a test reads it.
 #[derive(Clone)]
