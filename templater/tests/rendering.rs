@@ -148,33 +148,72 @@ async fn a_burst_of_changes_runs_a_shared_command_once_per_wait_window() {
     agent.shutdown().await;
 }
 
+/// Two templates on keys `a` and `b` sharing one command (which appends a
+/// line to `runs`), both rendered once, with this `-wait`.
+struct SharedCommand {
+    agent: devagent::AgentHandle,
+    http: reqwest::Client,
+    base: String,
+    t: support::Templater,
+    a_out: std::path::PathBuf,
+    b_out: std::path::PathBuf,
+    runs: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SharedCommand {
+    async fn start(wait: &str) -> SharedCommand {
+        let agent = agent_on(0).await;
+        let base = agent.http_url();
+        let http = reqwest::Client::new();
+        put(&http, &format!("{base}/v1/kv/a"), "a0").await;
+        put(&http, &format!("{base}/v1/kv/b"), "b0").await;
+        let dir = tempfile::tempdir().unwrap();
+        let ta = write(dir.path(), "a.tmpl", "{{ key(path=\"a\") }}");
+        let tb = write(dir.path(), "b.tmpl", "{{ key(path=\"b\") }}");
+        let runs = dir.path().join("runs");
+        let cmd = format!("echo run >> {}", runs.display());
+        let (a_out, b_out) = (dir.path().join("a.out"), dir.path().join("b.out"));
+        let t = spawn(&[
+            "-consul-addr",
+            &base,
+            "-wait",
+            wait,
+            "-template",
+            &format!("{ta}:{}:{cmd}", a_out.display()),
+            "-template",
+            &format!("{tb}:{}:{cmd}", b_out.display()),
+        ]);
+        assert!(file_contains(&a_out, "a0", 5).await && file_contains(&b_out, "b0", 5).await);
+        // Past the first render's quiescence and command.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        SharedCommand {
+            agent,
+            http,
+            base,
+            t,
+            a_out,
+            b_out,
+            runs,
+            _dir: dir,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_shared_command_waits_for_every_template_of_the_burst() {
     // Two templates on different keys share a command; their quiescence
     // timers fire 200 ms apart. The command runs once, after the second.
-    let agent = agent_on(0).await;
-    let base = agent.http_url();
-    let http = reqwest::Client::new();
-    put(&http, &format!("{base}/v1/kv/a"), "a0").await;
-    put(&http, &format!("{base}/v1/kv/b"), "b0").await;
-    let dir = tempfile::tempdir().unwrap();
-    let ta = write(dir.path(), "a.tmpl", "{{ key(path=\"a\") }}");
-    let tb = write(dir.path(), "b.tmpl", "{{ key(path=\"b\") }}");
-    let runs = dir.path().join("runs");
-    let cmd = format!("echo run >> {}", runs.display());
-    let (a_out, b_out) = (dir.path().join("a.out"), dir.path().join("b.out"));
-    let t = spawn(&[
-        "-consul-addr",
-        &base,
-        "-wait",
-        "500ms:3s",
-        "-template",
-        &format!("{ta}:{}:{cmd}", a_out.display()),
-        "-template",
-        &format!("{tb}:{}:{cmd}", b_out.display()),
-    ]);
-    assert!(file_contains(&a_out, "a0", 5).await && file_contains(&b_out, "b0", 5).await);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let SharedCommand {
+        agent,
+        http,
+        base,
+        t,
+        a_out,
+        b_out,
+        runs,
+        _dir,
+    } = SharedCommand::start("500ms:3s").await;
     let before = read(&runs).lines().count();
     put(&http, &format!("{base}/v1/kv/a"), "a1").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -208,29 +247,16 @@ async fn a_stop_runs_the_command_held_for_a_file_already_written() {
     // a and b share a command; a is written while b's timer still runs, so
     // the command waits for b. A stop in that window must still run it: the
     // file is on disk, and after a restart it would be unchanged.
-    let agent = agent_on(0).await;
-    let base = agent.http_url();
-    let http = reqwest::Client::new();
-    put(&http, &format!("{base}/v1/kv/a"), "a0").await;
-    put(&http, &format!("{base}/v1/kv/b"), "b0").await;
-    let dir = tempfile::tempdir().unwrap();
-    let ta = write(dir.path(), "a.tmpl", "{{ key(path=\"a\") }}");
-    let tb = write(dir.path(), "b.tmpl", "{{ key(path=\"b\") }}");
-    let runs = dir.path().join("runs");
-    let cmd = format!("echo run >> {}", runs.display());
-    let (a_out, b_out) = (dir.path().join("a.out"), dir.path().join("b.out"));
-    let t = spawn(&[
-        "-consul-addr",
-        &base,
-        "-wait",
-        "500ms:5s",
-        "-template",
-        &format!("{ta}:{}:{cmd}", a_out.display()),
-        "-template",
-        &format!("{tb}:{}:{cmd}", b_out.display()),
-    ]);
-    assert!(file_contains(&a_out, "a0", 5).await && file_contains(&b_out, "b0", 5).await);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let SharedCommand {
+        agent,
+        http,
+        base,
+        t,
+        a_out,
+        b_out,
+        runs,
+        _dir,
+    } = SharedCommand::start("500ms:5s").await;
     let before = read(&runs).lines().count();
     put(&http, &format!("{base}/v1/kv/a"), "a1").await;
     tokio::time::sleep(Duration::from_millis(250)).await;
