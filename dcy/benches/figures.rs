@@ -25,11 +25,11 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{load1, ms, percentile, IO_TIMEOUT};
+use common::{load1, IO_TIMEOUT};
 use dcy::registry::{Check, Registration};
 use dcy::Discovery;
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use testkit::bench::{self, mib, ms, percentile, yes_no, Memory};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -203,11 +203,7 @@ fn report(load_start: &str, rows: &[Row], notes: &[String]) -> String {
     let _ = writeln!(md, "| Figure | Target | Measured | Met | 1-min load |");
     let _ = writeln!(md, "|---|---|---|---|---|");
     for r in rows {
-        let met = match r.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "",
-        };
+        let met = r.met.map_or("", yes_no);
         let _ = writeln!(
             md,
             "| {} | {} | {} | {met} | {} |",
@@ -226,55 +222,6 @@ fn report(load_start: &str, rows: &[Row], notes: &[String]) -> String {
 // ---------------------------------------------------------------------------
 // 1,000 services watched by one process
 
-/// utime + stime of this process, in clock ticks.
-fn cpu_ticks() -> Result<u64> {
-    let stat =
-        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or("/proc/self/stat: no ')'")?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state); utime is field 14, stime 15.
-    let get = |i: usize| -> Result<u64> {
-        f.get(i - 3)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("/proc/self/stat: field {i}"))
-    };
-    Ok(get(14)? + get(15)?)
-}
-
-fn clk_tck() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
-}
-
-/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(field: &str) -> Result<u64> {
-    let s = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("/proc/self/status: {e}"))?;
-    s.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("/proc/self/status: no {field}"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn open_file_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
 /// The devagent binary as a child process; killed by PID when dropped.
 struct ChildAgent {
     child: Child,
@@ -289,40 +236,14 @@ impl ChildAgent {
                  (benches/dcy-bench.sh does)"
             ));
         }
-        let mut child = Command::new(DEVAGENT)
-            .args([
-                "agent",
-                "-dev",
-                "-http-port=0",
-                "-dns-port=-1",
-                "-log-level=warn",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("spawning {DEVAGENT}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("devagent stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(10), async {
-            // Bounded by the timeout; the agent prints one line.
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.starts_with("devagent listening") {
-                    return Some(line);
-                }
-            }
-            None
+        let limit = Duration::from_secs(10);
+        let d = bench::spawn_devagent(std::path::Path::new(DEVAGENT), -1, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ChildAgent {
+            child: d.child,
+            http: d.http,
         })
-        .await
-        .map_err(|_| "devagent printed no `listening` line within 10 s".to_string())?
-        .ok_or("devagent exited before listening")?;
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("no http= address in {line:?}"))?;
-        Ok(ChildAgent { child, http })
     }
 
     async fn kill(mut self) {
@@ -341,14 +262,12 @@ async fn blocking_queries(http: &reqwest::Client, base: &str) -> Result<i64> {
         .text()
         .await
         .map_err(|e| format!("GET /metrics: {e}"))?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("devagent_blocking_queries "))
-        .and_then(|v| v.trim().parse().ok())
+    bench::metric(&text, "devagent_blocking_queries")
         .ok_or_else(|| "no devagent_blocking_queries in /metrics".to_string())
 }
 
 async fn thousand_services(notes: &mut Vec<String>) -> Result<Vec<Row>> {
-    let fd_limit = open_file_limit();
+    let fd_limit = bench::open_file_limit();
     if fd_limit.is_some_and(|l| l < 2 * SERVICES as u64) {
         notes.push(format!(
             "The open-file limit is {fd_limit:?}: 1,000 blocking queries need 1,000 connections (raise it with `ulimit -n`)."
@@ -386,7 +305,8 @@ async fn thousand_services_on(agent: &ChildAgent, notes: &mut Vec<String>) -> Re
         .map_err(|e| format!("probe client: {e}"))?;
     let before_watch = blocking_queries(&probe, &base).await?;
 
-    let rss_before = status_kib("VmRSS")?;
+    let own_memory = || Memory::of(None).map_err(|e| e.to_string());
+    let rss_before = own_memory()?.rss_kib;
     let client = common::dcy_client(agent.http, Duration::from_secs(300));
     let started = Instant::now();
     let discovery = Discovery::new(client.clone());
@@ -418,15 +338,18 @@ async fn thousand_services_on(agent: &ChildAgent, notes: &mut Vec<String>) -> Re
 
     let m = client.metrics();
     let (req0, watch0) = (m.requests.get(), m.watch_requests.get());
-    let tck = clk_tck();
-    let cpu0 = cpu_ticks()?;
+    let own_cpu = || bench::cpu_ticks(None).map_err(|e| e.to_string());
+    let tck = bench::clk_tck();
+    let cpu0 = own_cpu()?;
     let t0 = Instant::now();
     tokio::time::sleep(IDLE).await;
     let idle = t0.elapsed();
-    let cpu1 = cpu_ticks()?;
+    let cpu1 = own_cpu()?;
     let (req1, watch1) = (m.requests.get(), m.watch_requests.get());
-    let rss = status_kib("VmRSS")?;
-    let hwm = status_kib("VmHWM")?;
+    let Memory {
+        rss_kib: rss,
+        peak_kib: hwm,
+    } = own_memory()?;
     let waiting_after = blocking_queries(&probe, &base).await? - before_watch;
 
     let cpu_secs = (cpu1 - cpu0) as f64 / tck as f64;
@@ -500,8 +423,8 @@ async fn thousand_services_on(agent: &ChildAgent, notes: &mut Vec<String>) -> Re
 fn summary(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     samples.sort_unstable();
     (
-        percentile(&samples, 50.0),
-        percentile(&samples, 99.0),
+        percentile(&samples, 50),
+        percentile(&samples, 99),
         samples.last().copied().unwrap_or_default(),
     )
 }

@@ -20,12 +20,14 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt as _;
-use std::process::{ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use testkit::bench::{self, err, mib, ms, percentile, within, yes_no, Memory, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::{mpsc, Semaphore};
@@ -57,42 +59,8 @@ const WAKE_P99_TARGET: Duration = Duration::from_millis(10);
 /// Bound of every single network operation of the bench.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-type Result<T> = std::result::Result<T, Error>;
-
-fn err(msg: impl Into<String>) -> Error {
-    msg.into().into()
-}
-
-/// Runs `fut` for at most `limit`, naming `what` if it takes longer.
-async fn within<T>(
-    limit: Duration,
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::time::timeout(limit, fut)
-        .await
-        .map_err(|_| err(format!("{what}: no answer within {limit:?}")))?
-}
-
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("agent bench: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("agent bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::run_main("agent", tokio::runtime::Builder::new_multi_thread(), run())
 }
 
 async fn run() -> Result<()> {
@@ -101,12 +69,8 @@ async fn run() -> Result<()> {
     let blocking = blocking_bench().await?;
     let table = report(&starts, &blocking);
     println!("\n{table}");
-    let path = std::path::Path::new(RESULTS);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-    }
-    std::fs::write(path, &table).map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+    let path = Path::new(RESULTS);
+    bench::write_results(path, &table)?;
     eprintln!("agent bench: wrote {}", path.display());
     Ok(())
 }
@@ -128,46 +92,14 @@ struct Agent {
 
 impl Agent {
     async fn spawn() -> Result<Agent> {
-        let spawned = Instant::now();
-        let mut child = Command::new(BIN)
-            .args([
-                "agent",
-                "-dev",
-                "-http-port=0",
-                "-dns-port=0",
-                "-log-level=warn",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| err(format!("spawning {BIN}: {e}")))?;
-        let pid = child.id().ok_or_else(|| err("the agent exited at once"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| err("the agent's stdout is not piped"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = within(IO_TIMEOUT, "the agent's listening line", async {
-            Ok(lines.next_line().await?)
-        })
-        .await?
-        .ok_or_else(|| err("the agent closed stdout without printing its addresses"))?;
-        let line_after = spawned.elapsed();
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .ok_or_else(|| err(format!("no http= in {line:?}")))?
-            .parse()
-            .map_err(|e| err(format!("bad http= in {line:?}: {e}")))?;
+        let d = bench::spawn_devagent(Path::new(BIN), 0, IO_TIMEOUT).await?;
         Ok(Agent {
-            child,
-            pid,
-            http,
-            spawned,
-            line_after,
-            _stdout: lines,
+            child: d.child,
+            pid: d.pid,
+            http: d.http,
+            spawned: d.spawned,
+            line_after: d.listening_after,
+            _stdout: d.stdout,
         })
     }
 
@@ -198,7 +130,7 @@ impl Agent {
     }
 
     fn rss(&self) -> Result<Memory> {
-        Memory::of(self.pid)
+        Ok(Memory::of(Some(self.pid))?)
     }
 
     /// Sends SIGTERM and waits for the agent to exit.
@@ -244,49 +176,6 @@ struct Stopped {
     after: Duration,
     /// Exited with status 0 (rather than being killed by the signal).
     clean: bool,
-}
-
-/// Resident memory of a process, from `/proc/<pid>/status`.
-#[derive(Clone, Copy, Debug)]
-struct Memory {
-    rss_kib: u64,
-    peak_kib: u64,
-}
-
-impl Memory {
-    fn of(pid: u32) -> Result<Memory> {
-        let path = format!("/proc/{pid}/status");
-        let status =
-            std::fs::read_to_string(&path).map_err(|e| err(format!("reading {path}: {e}")))?;
-        let field = |name: &str| -> Result<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .ok_or_else(|| err(format!("no {name} in {path}")))
-        };
-        Ok(Memory {
-            rss_kib: field("VmRSS:")?,
-            peak_kib: field("VmHWM:")?,
-        })
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// The soft limit on open files of this process (the agent inherits it).
-fn open_file_limit() -> Result<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits")
-        .map_err(|e| err(format!("reading /proc/self/limits: {e}")))?;
-    let soft = limits
-        .lines()
-        .find_map(|l| l.strip_prefix("Max open files"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .ok_or_else(|| err("no \"Max open files\" in /proc/self/limits"))?;
-    Ok(soft.parse().unwrap_or(u64::MAX))
 }
 
 // ---------------------------------------------------------------------------
@@ -424,10 +313,8 @@ impl Conn {
         if head.status != 200 {
             return Err(err(format!("GET /metrics: status {}", head.status)));
         }
-        let text = String::from_utf8_lossy(&body);
-        text.lines()
-            .find_map(|l| l.strip_prefix("devagent_blocking_queries "))
-            .and_then(|v| v.trim().parse().ok())
+        bench::metric(&String::from_utf8_lossy(&body), "devagent_blocking_queries")
+            .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| err("no devagent_blocking_queries in /metrics"))
     }
 }
@@ -588,7 +475,8 @@ async fn arrival_of(
 }
 
 async fn blocking_bench() -> Result<BlockingResult> {
-    let limit = open_file_limit()?;
+    let limit = bench::open_file_limit()
+        .ok_or_else(|| err("no \"Max open files\" in /proc/self/limits"))?;
     let needed = (WAITERS + 256) as u64;
     if limit < needed {
         return Err(err(format!(
@@ -660,7 +548,7 @@ async fn blocking_bench() -> Result<BlockingResult> {
     }
     let all_waiting_after = opened.elapsed();
     let rss_waiting = agent.rss()?;
-    let bench_rss_waiting = Memory::of(std::process::id()).ok();
+    let bench_rss_waiting = Memory::of(None).ok();
     eprintln!(
         "agent bench: all {WAITERS} waiting after {all_waiting_after:?}; agent RSS {:.1} MiB",
         mib(rss_waiting.rss_kib)
@@ -753,78 +641,25 @@ async fn blocking_bench() -> Result<BlockingResult> {
 // ---------------------------------------------------------------------------
 // Report
 
-/// The nearest-rank percentile `p` (0–100) of `v`, sorted here.
-fn percentile(v: &[Duration], p: usize) -> Duration {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p * v.len()).div_ceil(100).clamp(1, v.len());
-    v[rank - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn spread(v: &[Duration]) -> String {
-    format!(
-        "{} / {} / {}",
-        ms(percentile(v, 50)),
-        ms(percentile(v, 99)),
-        ms(percentile(v, 100))
-    )
+    bench::spread(v, 2)
 }
 
-fn yes_no(ok: bool) -> &'static str {
-    if ok {
-        "yes"
-    } else {
-        "**no**"
-    }
-}
-
+/// This machine, and its load when the report is written.
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|k| k.trim().to_string())
-        .unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    format!("{cores} cores ({cpu}), Linux {kernel}, 1-minute load average {load} at the end")
+    format!(
+        "{}, 1-minute load average {} at the end",
+        bench::machine(),
+        bench::load1()
+    )
 }
 
 /// The commit measured, and whether `devagent/src` had uncommitted changes.
 fn source_state() -> String {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let git = |args: &[&str]| -> Option<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    match (
-        git(&["rev-parse", "--short", "HEAD"]),
-        git(&["status", "--porcelain", "--", "src"]),
-    ) {
-        (Some(head), Some(changes)) if changes.is_empty() => format!("commit {head}"),
-        (Some(head), Some(_)) => {
+    match (bench::git_head(dir), bench::git_dirty(dir, "src")) {
+        (Some(head), Some(false)) => format!("commit {head}"),
+        (Some(head), Some(true)) => {
             format!("commit {head} with uncommitted changes in devagent/src")
         }
         _ => "an unknown commit".to_string(),

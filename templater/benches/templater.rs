@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use testkit::bench::{self, err, mib, percentile, within, yes_no, Memory, Result};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -81,42 +82,10 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound of the first full render of 1,000 templates.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-type Result<T> = std::result::Result<T, Error>;
-
-fn err(msg: impl Into<String>) -> Error {
-    msg.into().into()
-}
-
-async fn within<T>(
-    limit: Duration,
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::time::timeout(limit, fut)
-        .await
-        .map_err(|_| err(format!("{what}: not done within {limit:?}")))?
-}
-
 fn main() -> ExitCode {
     // One thread: the bench should take as little CPU from templater as it can.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("templater bench: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("templater bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let runtime = tokio::runtime::Builder::new_current_thread();
+    bench::run_main("templater", runtime, run())
 }
 
 fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
@@ -208,7 +177,7 @@ async fn run() -> Result<()> {
     };
     let bursts = burst_bench(&kv, work.path(), bursts).await?;
     let load_after = loadavg();
-    let agent_cpu = cpu_ticks(agent.pid).unwrap_or(0);
+    let agent_cpu = bench::cpu_ticks(Some(agent.pid)).unwrap_or(0);
     agent.stop().await;
 
     let r = Report {
@@ -223,11 +192,7 @@ async fn run() -> Result<()> {
     let table = r.render();
     println!("\n{table}");
     let path = Path::new(RESULTS);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-    }
-    std::fs::write(path, &table).map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+    bench::write_results(path, &table)?;
     eprintln!("templater bench: wrote {}", path.display());
     Ok(())
 }
@@ -440,7 +405,7 @@ async fn steady_bench(
     let metrics = t.metrics(http).await?;
     let t_blocking = metric(&metrics, "templater_blocking_queries")?;
     let t_deps = metric(&metrics, "templater_dependencies")?;
-    let mem_start = Memory::of(t.pid)?;
+    let mem_start = Memory::of(Some(t.pid))?;
 
     // Figures 2-3: one change at a time.
     let names: HashMap<OsString, usize> = (0..TEMPLATES)
@@ -454,7 +419,7 @@ async fn steady_bench(
     let mut before_put_returned = 0;
     let mut missed_events = 0;
     let mut mem_early = mem_start;
-    let ticks_before = cpu_ticks(t.pid)?;
+    let ticks_before = bench::cpu_ticks(Some(t.pid))?;
     let busy_started = Instant::now();
     for n in 0..changes {
         let k = n % DEPS;
@@ -518,29 +483,29 @@ async fn steady_bench(
         all.push(hi.saturating_duration_since(returned));
         all_from_send.push(hi.saturating_duration_since(sent));
         if n + 1 == EARLY_CHANGES {
-            mem_early = Memory::of(t.pid)?;
+            mem_early = Memory::of(Some(t.pid))?;
         }
         if (n + 1) % 1000 == 0 {
             eprintln!(
                 "templater bench: {} changes, last {:.1} ms, RSS {:.1} MiB",
                 n + 1,
                 all[n].as_secs_f64() * 1e3,
-                mib(Memory::of(t.pid)?.rss_kib)
+                mib(Memory::of(Some(t.pid))?.rss_kib)
             );
         }
     }
     let busy_wall = busy_started.elapsed();
-    let busy_ticks = cpu_ticks(t.pid)?.saturating_sub(ticks_before);
+    let busy_ticks = bench::cpu_ticks(Some(t.pid))?.saturating_sub(ticks_before);
     drop(watch);
-    let mem_end = Memory::of(t.pid)?;
+    let mem_end = Memory::of(Some(t.pid))?;
 
     // Idle: nothing changes for IDLE.
     let mut idle_ticks = 0;
     if idle {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = cpu_ticks(t.pid)?;
+        let before = bench::cpu_ticks(Some(t.pid))?;
         tokio::time::sleep(IDLE).await;
-        idle_ticks = cpu_ticks(t.pid)?.saturating_sub(before);
+        idle_ticks = bench::cpu_ticks(Some(t.pid))?.saturating_sub(before);
     }
 
     let agent_blocking_end = agent.gauge(http, "devagent_blocking_queries").await?;
@@ -778,40 +743,14 @@ struct Agent {
 
 impl Agent {
     async fn spawn(bin: &Path) -> Result<Agent> {
-        let mut child = Command::new(bin)
-            .args([
-                "agent",
-                "-dev",
-                "-http-port=0",
-                "-dns-port=0",
-                "-log-level=warn",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| err(format!("spawning {}: {e}", bin.display())))?;
-        let pid = child.id().ok_or_else(|| err("the agent exited at once"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| err("the agent's stdout is not piped"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = within(IO_TIMEOUT, "the agent's listening line", async {
-            Ok(lines.next_line().await?)
-        })
-        .await?
-        .ok_or_else(|| err("the agent closed stdout without printing its addresses"))?;
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .ok_or_else(|| err(format!("no http= in {line:?}")))?
-            .parse()
-            .map_err(|e| err(format!("bad http= in {line:?}: {e}")))?;
+        let d = bench::spawn_devagent(bin, 0, IO_TIMEOUT).await?;
         // Keep reading stdout so the agent never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Agent { child, pid, http })
+        bench::drain(d.stdout);
+        Ok(Agent {
+            child: d.child,
+            pid: d.pid,
+            http: d.http,
+        })
     }
 
     async fn gauge(&self, http: &reqwest::Client, name: &str) -> Result<i64> {
@@ -850,14 +789,7 @@ async fn get_text(http: &reqwest::Client, url: &str) -> Result<String> {
 
 /// The value of an unlabelled metric in Prometheus/OpenMetrics text.
 fn metric(text: &str, name: &str) -> Result<i64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (n, v) = l.split_once(' ')?;
-            (n == name).then(|| v.trim().parse::<f64>().ok())?
-        })
-        .map(|v| v as i64)
-        .ok_or_else(|| err(format!("no metric {name} in:\n{text}")))
+    bench::metric(text, name).ok_or_else(|| err(format!("no metric {name} in:\n{text}")))
 }
 
 /// The KV store of the agent.
@@ -989,67 +921,6 @@ impl Templater {
 // ---------------------------------------------------------------------------
 // /proc
 
-#[derive(Clone, Copy, Debug)]
-struct Memory {
-    rss_kib: u64,
-    peak_kib: u64,
-}
-
-impl Memory {
-    fn of(pid: u32) -> Result<Memory> {
-        let path = format!("/proc/{pid}/status");
-        let status =
-            std::fs::read_to_string(&path).map_err(|e| err(format!("reading {path}: {e}")))?;
-        let field = |name: &str| -> Result<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .ok_or_else(|| err(format!("no {name} in {path}")))
-        };
-        Ok(Memory {
-            rss_kib: field("VmRSS:")?,
-            peak_kib: field("VmHWM:")?,
-        })
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|e| err(format!("reading {path}: {e}")))?;
-    // The command name may hold spaces: the fields start after the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| err(format!("{path}: no ')'")))?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // Field 3 (state) is f[0]; utime is field 14, stime field 15.
-    let num = |i: usize| -> Result<u64> {
-        f.get(i)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| err(format!("{path}: field {} missing", i + 3)))
-    };
-    Ok(num(11)? + num(12)?)
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless told otherwise).
-fn clk_tck() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
-}
-
 /// Socket inodes the process holds.
 fn socket_inodes(pid: u32) -> Result<BTreeSet<u64>> {
     let dir = format!("/proc/{pid}/fd");
@@ -1105,10 +976,9 @@ fn connections_all(pid: u32) -> Result<usize> {
     established(pid, None)
 }
 
+/// The load averages (1/5/15 min).
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|e| format!("unknown ({e})"))
+    bench::loadavg().map_or_else(|e| format!("unknown ({e})"), |l| bench::load_fields(&l, 3))
 }
 
 /// The file system type of the mount holding `path`, from `/proc/mounts`.
@@ -1131,18 +1001,9 @@ fn commit() -> String {
     if let Ok(c) = std::env::var("BENCH_COMMIT") {
         return c;
     }
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = git(&["status", "--porcelain", "--", "."]).is_some_and(|s| !s.is_empty());
-    if dirty {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let head = bench::git_head(dir).unwrap_or_else(|| "unknown".into());
+    if bench::git_dirty(dir, ".") == Some(true) {
         format!("{head} + uncommitted changes in templater/")
     } else {
         head
@@ -1152,36 +1013,12 @@ fn commit() -> String {
 // ---------------------------------------------------------------------------
 // The report
 
-/// The nearest-rank percentile `p` (0–100) of `v`.
-fn percentile(v: &[Duration], p: usize) -> Duration {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p * v.len()).div_ceil(100).clamp(1, v.len());
-    v[rank - 1]
-}
-
 fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    bench::ms_to(d, 1)
 }
 
 fn pcts(v: &[Duration]) -> String {
-    format!(
-        "{} / {} / {}",
-        ms(percentile(v, 50)),
-        ms(percentile(v, 99)),
-        ms(percentile(v, 100))
-    )
-}
-
-fn yes(met: bool) -> &'static str {
-    if met {
-        "yes"
-    } else {
-        "**no**"
-    }
+    bench::spread(v, 1)
 }
 
 struct Report {
@@ -1197,7 +1034,7 @@ struct Report {
 impl Report {
     fn render(&self) -> String {
         let s = &self.steady;
-        let tck = clk_tck();
+        let tck = bench::clk_tck();
         let ticks_ms = |t: u64| t as f64 * 1000.0 / tck as f64;
         let mut t = String::new();
         let _ = writeln!(t, "# templater: figures\n");
@@ -1231,14 +1068,14 @@ impl Report {
             s.changes,
             ab,
             s.agent_blocking_end,
-            yes(ab_ok)
+            yes_no(ab_ok)
         );
         let _ = writeln!(
             t,
             "| 1. Established TCP connections templater → devagent (`/proc/<pid>/net/tcp`), after start; at the end | {}; {} | {DEPS} (one per dependency) | {} |",
             s.conns,
             s.conns_end,
-            yes(s.conns == DEPS && s.conns_end == DEPS)
+            yes_no(s.conns == DEPS && s.conns_end == DEPS)
         );
         let _ = writeln!(
             t,
@@ -1246,7 +1083,7 @@ impl Report {
             s.t_deps,
             s.t_blocking,
             s.t_blocking_end,
-            yes(s.t_deps == DEPS as i64 && s.t_blocking == DEPS as i64 && s.t_blocking_end == DEPS as i64)
+            yes_no(s.t_deps == DEPS as i64 && s.t_blocking == DEPS as i64 && s.t_blocking_end == DEPS as i64)
         );
         let p99 = percentile(&s.all, 99);
         let _ = writeln!(
@@ -1257,7 +1094,7 @@ impl Report {
             s.changes,
             pcts(&s.all),
             ms(LATENCY_P99_TARGET),
-            yes(p99 <= LATENCY_P99_TARGET)
+            yes_no(p99 <= LATENCY_P99_TARGET)
         );
         let _ = writeln!(
             t,
@@ -1283,7 +1120,7 @@ impl Report {
             mib(s.mem_early.rss_kib),
             mib(s.mem_end.rss_kib),
             mib(peak),
-            yes(mib(peak) * 1.048_576 < RSS_TARGET_MIB)
+            yes_no(mib(peak) * 1.048_576 < RSS_TARGET_MIB)
         );
         let growth = s.mem_end.rss_kib as i64 - s.mem_early.rss_kib as i64;
         let _ = writeln!(
@@ -1293,7 +1130,7 @@ impl Report {
             growth,
             growth as f64 * 100.0 / s.mem_early.rss_kib.max(1) as f64,
             // Allocator noise below 5 % (or 512 KiB) is not growth.
-            yes(growth <= (s.mem_early.rss_kib as i64 / 20).max(512))
+            yes_no(growth <= (s.mem_early.rss_kib as i64 / 20).max(512))
         );
         let _ = writeln!(
             t,
@@ -1302,7 +1139,7 @@ impl Report {
             s.idle_ticks,
             ticks_ms(s.idle_ticks),
             ticks_ms(s.idle_ticks) / IDLE.as_secs_f64() / 10.0,
-            yes(ticks_ms(s.idle_ticks) <= IDLE.as_secs_f64() * 1000.0 * 0.005)
+            yes_no(ticks_ms(s.idle_ticks) <= IDLE.as_secs_f64() * 1000.0 * 0.005)
         );
         let _ = writeln!(
             t,
@@ -1321,7 +1158,7 @@ impl Report {
                 m.changes,
                 pcts(&m.all),
                 ms(LATENCY_P99_TARGET),
-                yes(percentile(&m.all, 99) <= LATENCY_P99_TARGET)
+                yes_no(percentile(&m.all, 99) <= LATENCY_P99_TARGET)
             );
             let _ = writeln!(
                 t,
@@ -1344,7 +1181,7 @@ impl Report {
             s.conns as f64 / DEPS as f64,
             s.conns,
             DEPS,
-            yes(s.conns == DEPS)
+            yes_no(s.conns == DEPS)
         );
         let _ = writeln!(
             t,
@@ -1363,7 +1200,7 @@ impl Report {
                 ms(spans.iter().max().copied().unwrap_or_default()),
                 runs,
                 writes,
-                yes(runs.iter().all(|&r| r == 1))
+                yes_no(runs.iter().all(|&r| r == 1))
             );
         }
         let _ = writeln!(

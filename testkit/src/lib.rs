@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use devagent::{Agent, AgentHandle};
 
+pub mod bench;
+
 /// A devagent on `port` (0: any free one) with test-friendly minimums
 /// (check interval 100 ms, deregister-critical-after 500 ms), retrying for
 /// up to 5 s while a previous agent on that port releases it.

@@ -1,5 +1,6 @@
 //! Shared by dcy's benches: an in-process devagent on its own runtime thread,
-//! raw HTTP registrations, the load average and percentiles.
+//! raw HTTP registrations (the load average and the machine come from
+//! `testkit::bench`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -148,45 +149,7 @@ pub async fn put(http: &reqwest::Client, url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The 1-minute load average, as `/proc/loadavg` prints it.
-pub fn load1() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".to_string())
-}
-
-/// Nearest-rank percentile of sorted samples (`p` in 0..=100).
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Milliseconds with two decimals.
-pub fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-/// `cores, CPU model, kernel` of this machine, for the report header.
-pub fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    format!("{cores} cores ({model}), Linux {kernel}")
-}
+pub use testkit::bench::{load1, machine};
 
 /// `benches/results/<file>` at the workspace root.
 pub fn results_path(file: &str) -> std::path::PathBuf {

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use app::{Stats, Target};
 use prometheus_client::metrics::counter::Counter;
+use testkit::bench::{self, millis, ms_to, yes_no};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
@@ -124,14 +125,10 @@ impl Settings {
 // ---------------------------------------------------------------------------
 // Load average
 
+/// The 1-minute load average, and the whole `/proc/loadavg` line.
 fn loadavg() -> (f64, String) {
-    let line = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let line = line.trim().to_string();
-    let one = line
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+    let line = bench::loadavg().unwrap_or_default();
+    let one = bench::load_fields(&line, 1).parse().unwrap_or(0.0);
     (one, line)
 }
 
@@ -166,7 +163,7 @@ struct Load {
 
 impl Load {
     fn cell(&self) -> String {
-        let first3 = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        let first3 = |l: &str| bench::load_fields(l, 3);
         let mut s = format!("{} → {}", first3(&self.before), first3(&self.after));
         if !self.quiet {
             s.push_str(" (above the limit at the start)");
@@ -265,7 +262,7 @@ async fn spawn(bin: &Path, args: &[&str], needle: &str) -> (Proc, String) {
     let line = read_until(&mut lines, needle, LIMIT)
         .await
         .unwrap_or_else(|| panic!("{name} printed no {needle:?} line within {LIMIT:?}"));
-    drain(lines);
+    bench::drain(lines);
     (Proc { name, child }, line)
 }
 
@@ -282,11 +279,6 @@ async fn read_until(
             _ => return None,
         }
     }
-}
-
-/// Keeps reading so that the child never blocks on a full pipe.
-fn drain(mut lines: Lines<BufReader<ChildStdout>>) {
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 }
 
 /// `devagent agent -dev` on free ports; returns it and `http://host:port`.
@@ -465,10 +457,6 @@ fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::NAN, f64::max)
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn list(v: &[f64], digits: usize) -> String {
     v.iter()
         .map(|x| format!("{x:.digits$}"))
@@ -536,20 +524,9 @@ struct Throughput {
 }
 
 /// CPU time (user + system) of a process so far, in clock ticks (100 per
-/// second): `/proc/<pid>/stat` fields 14 and 15; `None` is this process.
+/// second); `None` is this process, 0 if it cannot be read.
 fn cpu_ticks(pid: Option<u32>) -> u64 {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/stat"),
-        None => "/proc/self/stat".to_string(),
-    };
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after the command name, which is in parentheses: state is field 3.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
-    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+    bench::cpu_ticks(pid).unwrap_or(0)
 }
 
 /// One bounded `app::throughput` run: HTTP requests per second, and CPU
@@ -942,25 +919,9 @@ async fn demo(s: &Settings) -> Vec<DemoRun> {
 // Report
 
 fn commit() -> String {
-    if let Ok(c) = std::env::var("EXAMPLES_BENCH_COMMIT") {
-        if !c.is_empty() {
-            return c;
-        }
-    }
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn yes(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "**no**"
+    match std::env::var("EXAMPLES_BENCH_COMMIT") {
+        Ok(c) if !c.is_empty() => c,
+        _ => bench::git_head(env!("CARGO_MANIFEST_DIR")).unwrap_or_else(|| "unknown".into()),
     }
 }
 
@@ -1022,7 +983,7 @@ fn report_throughput(
         one.diff_pct(),
         cpu(one),
         THROUGHPUT_TARGET_PCT,
-        yes(d1.abs() <= THROUGHPUT_TARGET_PCT),
+        yes_no(d1.abs() <= THROUGHPUT_TARGET_PCT),
         load.cell()
     );
     let _ = writeln!(
@@ -1077,10 +1038,10 @@ fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> (String, St
         "| 2a. Failover: failed (or wrong) app rounds, {} SIGKILLs of 1 of 3 workers under load | {failed} of {} rounds | 0 | {} | {} | {commit} |",
         fo.len(),
         ok + failed,
-        yes(failed == 0),
+        yes_no(failed == 0),
         load.cell()
     );
-    let drops: Vec<f64> = fo.iter().filter_map(|t| t.dropped.map(ms)).collect();
+    let drops: Vec<f64> = fo.iter().filter_map(|t| t.dropped.map(millis)).collect();
     let all_dropped = drops.len() == fo.len();
     let drop_max = max(&drops);
     let _ = writeln!(
@@ -1090,11 +1051,11 @@ fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> (String, St
         drop_max,
         if all_dropped { String::new() } else { format!(" ({} of {} never dropped)", fo.len() - drops.len(), fo.len()) },
         CHECK_INTERVAL.as_millis(),
-        yes(all_dropped && drop_max <= ms(CHECK_INTERVAL)),
+        yes_no(all_dropped && drop_max <= millis(CHECK_INTERVAL)),
         load.cell()
     );
     let retries: usize = fo.iter().map(|t| t.retries).sum();
-    let last: Vec<f64> = fo.iter().filter_map(|t| t.retry_last.map(ms)).collect();
+    let last: Vec<f64> = fo.iter().filter_map(|t| t.retry_last.map(millis)).collect();
     let window = if last.is_empty() {
         "no retries".to_string()
     } else {
@@ -1108,7 +1069,7 @@ fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> (String, St
         rows,
         "| 2c. Failover: window in which requests needed a retry | {window} | ≤ 1 check interval ({} ms) | {} | {} | {commit} |",
         CHECK_INTERVAL.as_millis(),
-        yes(last.iter().all(|l| *l <= ms(CHECK_INTERVAL))),
+        yes_no(last.iter().all(|l| *l <= millis(CHECK_INTERVAL))),
         load.cell()
     );
     let _ = writeln!(
@@ -1121,7 +1082,7 @@ fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> (String, St
     let _ = writeln!(details, "| Kill | Dropped after | Retries | Kill → first / last retry | Failed | Rounds ok in the trial | Retry errors |");
     let _ = writeln!(details, "|---|---|---|---|---|---|---|");
     for (i, t) in fo.iter().enumerate() {
-        let o = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1} ms", ms(d)));
+        let o = |d: Option<Duration>| d.map_or("-".to_string(), |d| ms_to(d, 1));
         // The request URLs differ only in n: keep the kind of error.
         let errors: Vec<String> = t
             .retry_errors
@@ -1158,7 +1119,7 @@ fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> (String, St
 /// Figure 3: (table rows, details).
 fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (String, String) {
     let (mut rows, mut details) = (String::new(), String::new());
-    let lines: Vec<f64> = dm.iter().map(|r| ms(r.line)).collect();
+    let lines: Vec<f64> = dm.iter().map(|r| millis(r.line)).collect();
     let _ = writeln!(
         rows,
         "| 3. Demo: command → `every service passing` line, median / max of {} | {:.0} ms / {:.0} ms | ≤ {} ms | {} | {} | {commit} |",
@@ -1166,10 +1127,10 @@ fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (String, Stri
         median(&lines),
         max(&lines),
         DEMO_TARGET.as_millis(),
-        yes(max(&lines) <= ms(DEMO_TARGET)),
+        yes_no(max(&lines) <= millis(DEMO_TARGET)),
         load.cell()
     );
-    let probed: Vec<f64> = dm.iter().filter_map(|r| r.probed.map(ms)).collect();
+    let probed: Vec<f64> = dm.iter().filter_map(|r| r.probed.map(millis)).collect();
     let _ = writeln!(
         rows,
         "| 3b. Demo: command → every service's check has actually run and passes, median / max | {:.0} ms / {:.0} ms{} | (reported) | | {} | {commit} |",
@@ -1195,12 +1156,12 @@ fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (String, Stri
     );
     let _ = writeln!(details, "|---|---|---|---|---|---|");
     for (i, r) in dm.iter().enumerate() {
-        let o = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.0} ms", ms(d)));
+        let o = |d: Option<Duration>| d.map_or("-".to_string(), |d| ms_to(d, 0));
         let _ = writeln!(
             details,
             "| {} | {:.0} ms | {} | {} | {} | {} |",
             i + 1,
-            ms(r.line),
+            millis(r.line),
             r.reported_ms.map_or("-".into(), |v| format!("{v} ms")),
             o(r.probed),
             o(r.stopped),
@@ -1257,8 +1218,6 @@ fn main() {
         return;
     }
     let path = Path::new(RESULTS);
-    std::fs::create_dir_all(path.parent().expect("a results directory"))
-        .expect("creating the results directory");
-    std::fs::write(path, &table).expect("writing the results");
+    bench::write_results(path, &table).expect("writing the results");
     eprintln!("examples bench: wrote {}", path.display());
 }
