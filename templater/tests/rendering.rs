@@ -256,10 +256,11 @@ async fn a_stop_runs_the_command_held_for_a_file_already_written() {
         b_out,
         runs,
         _dir,
-    } = SharedCommand::start("500ms:5s").await;
+    } = SharedCommand::start("1s:10s").await;
     let before = read(&runs).lines().count();
+    // a is written 1 s after its change, b 1.5 s after a's: the window is 0.5 s.
     put(&http, &format!("{base}/v1/kv/a"), "a1").await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     put(&http, &format!("{base}/v1/kv/b"), "b1").await;
     assert!(file_contains(&a_out, "a1", 5).await);
     assert_eq!(read(&b_out), "b0", "b's timer still runs");
