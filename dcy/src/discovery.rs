@@ -234,22 +234,23 @@ impl Service {
 
     /// The next instance in round-robin order that `accept`s, trying each
     /// at most twice; failing that, the first in the list that `fallback`
-    /// accepts. One snapshot, no allocation.
-    pub(crate) fn choose(
+    /// accepts; given to `f` in place (one snapshot, no clone).
+    pub(crate) fn choose_with<R>(
         &self,
         accept: impl Fn(&Instance) -> bool,
         fallback: impl Fn(&Instance) -> bool,
-    ) -> Option<Arc<Instance>> {
+        f: impl FnOnce(&Instance) -> R,
+    ) -> Option<R> {
         let snap = self.shared.current.load();
         let n = snap.order.len();
         for _ in 0..n * 2 {
             let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % n;
             match snap.list.get(snap.order[i] as usize) {
-                Some(inst) if accept(inst) => return Some(Arc::clone(inst)),
+                Some(inst) if accept(inst) => return Some(f(inst)),
                 _ => {}
             }
         }
-        snap.list.iter().find(|i| fallback(i)).cloned()
+        snap.list.iter().find(|i| fallback(i)).map(|i| f(i))
     }
 
     /// Like [`Service::pick`], returning only the socket address.

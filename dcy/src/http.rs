@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,9 +38,11 @@ pub struct HttpClient {
     discovery: Discovery,
     http: reqwest::Client,
     attempts: usize,
-    /// The handles of the services this client has resolved, so that a
-    /// request costs a read lock, not a lookup with a new key.
-    services: Arc<RwLock<HashMap<String, Service>>>,
+    /// The handles of the services this client has resolved. A request
+    /// reads them without a lock and without touching a shared counter:
+    /// with many callers on several cores, every shared write a request
+    /// makes (a lock, a reference count) costs a cache-line transfer.
+    services: Arc<ArcSwap<HashMap<String, Service>>>,
     ejected: Arc<Mutex<HashMap<String, Instant>>>,
     /// Whether `ejected` may hold anything (a request skips its lock if not).
     any_ejected: Arc<AtomicBool>,
@@ -62,7 +66,7 @@ impl HttpClient {
             discovery,
             http,
             attempts: 3,
-            services: Arc::new(RwLock::new(HashMap::new())),
+            services: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             ejected: Arc::new(Mutex::new(HashMap::new())),
             any_ejected: Arc::new(AtomicBool::new(false)),
         }
@@ -101,15 +105,15 @@ impl HttpClient {
             .await
     }
 
-    fn is_ejected(&self, inst: &Instance) -> bool {
+    fn is_ejected(&self, id: &str) -> bool {
         if !self.any_ejected.load(Ordering::Relaxed) {
             return false;
         }
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        let ejected = match map.get(&inst.id) {
+        let ejected = match map.get(id) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
-                map.remove(&inst.id);
+                map.remove(id);
                 false
             }
             None => false,
@@ -120,35 +124,61 @@ impl HttpClient {
         ejected
     }
 
-    fn eject(&self, inst: &Instance) {
+    fn eject(&self, id: &str) {
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        map.insert(inst.id.clone(), Instant::now() + EJECT_FOR);
+        map.insert(id.to_string(), Instant::now() + EJECT_FOR);
         self.any_ejected.store(true, Ordering::Relaxed);
     }
 
-    /// The discovery handle of `name`, from this client's cache.
+    /// The discovery handle of `name`, from this client's cache (cloned:
+    /// for the slow path, where a request waits or retries).
     fn service(&self, name: &str) -> Service {
-        let cached = self
-            .services
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned();
-        cached.unwrap_or_else(|| {
-            let service = self.discovery.service(name);
-            self.services
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(name.to_string(), service.clone());
-            service
-        })
+        if let Some(s) = self.services.load().get(name) {
+            return s.clone();
+        }
+        let service = self.discovery.service(name);
+        self.services.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.entry(name.to_string())
+                .or_insert_with(|| service.clone());
+            map
+        });
+        service
     }
 
-    /// The next instance not tried yet and not ejected; failing that, any
-    /// instance not tried yet.
-    fn choose(&self, service: &Service, tried: &[Arc<Instance>]) -> Option<Arc<Instance>> {
-        let untried = |i: &Instance| !tried.iter().any(|t| t.id == i.id);
-        service.choose(|i| untried(i) && !self.is_ejected(i), untried)
+    /// The next instance of `service` not tried yet and not ejected (failing
+    /// that, any not tried yet), made into a request.
+    fn pick(
+        &self,
+        service: &Service,
+        target: &Target<'_>,
+        method: &Method,
+        tried: &[String],
+    ) -> Option<Picked> {
+        let untried = |i: &Instance| !tried.contains(&i.id);
+        service.choose_with(
+            |i| untried(i) && !self.is_ejected(&i.id),
+            untried,
+            |i| Picked {
+                req: target.request(&self.http, method, i),
+                id: i.id.clone(),
+                authority: i.authority(),
+            },
+        )
+    }
+
+    /// The first attempt's pick from a warm cached handle, without cloning
+    /// the handle; `None` when the handle is cold (not cached or no answer
+    /// from Consul yet).
+    fn pick_warm(
+        &self,
+        name: &str,
+        target: &Target<'_>,
+        method: &Method,
+    ) -> Option<Option<Picked>> {
+        let services = self.services.load();
+        let service = services.get(name).filter(|s| s.is_ready())?;
+        Some(self.pick(service, target, method, &[]))
     }
 
     /// Sends a request; a service-name host is resolved for every attempt.
@@ -186,25 +216,37 @@ impl HttpClient {
             Target::Fast { name, .. } => *name,
             Target::Parsed(_, name) => name.as_str(),
         };
-        let service = self.service(name);
-        if !service.is_ready() {
-            // A cold handle: give the first answer a moment instead of failing at once.
-            let _ = service.ready(Duration::from_secs(5)).await;
-        }
-        let mut tried: Vec<Arc<Instance>> = Vec::new();
+        // The common case: a warm handle, no handle clone, no instance clone.
+        let mut service: Option<Service> = None;
+        let mut next = self.pick_warm(name, &target, &method);
+        let mut tried: Vec<String> = Vec::new();
         let mut last: Option<Error> = None;
         for _ in 0..self.attempts {
-            let Some(inst) = self.choose(&service, &tried) else {
+            let picked = match next.take() {
+                Some(picked) => picked,
+                None => {
+                    let svc = match &service {
+                        Some(s) => s,
+                        None => service.insert(self.service(name)),
+                    };
+                    if !svc.is_ready() {
+                        // A cold handle: give the first answer a moment instead of failing at once.
+                        let _ = svc.ready(Duration::from_secs(5)).await;
+                    }
+                    self.pick(svc, &target, &method, &tried)
+                }
+            };
+            let Some(Picked { req, id, authority }) = picked else {
                 break;
             };
-            let mut req = match target.request(&self.http, &method, &inst) {
+            let mut req = match req {
                 Ok(req) => req,
                 Err(e) => {
                     // This instance's address cannot be put in the URL: a
                     // registration mistake of one instance, not of the request.
-                    tracing::warn!(service = %name, instance = %inst.id, error = %e, "skipping an instance");
-                    self.eject(&inst);
-                    tried.push(inst);
+                    tracing::warn!(service = %name, instance = %id, error = %e, "skipping an instance");
+                    self.eject(&id);
+                    tried.push(id);
                     last = Some(e);
                     continue;
                 }
@@ -219,24 +261,28 @@ impl HttpClient {
                     // A builder error (the URL reqwest was given) never left.
                     let never_sent = e.is_connect() || e.is_builder();
                     if never_sent {
-                        self.eject(&inst);
+                        self.eject(&id);
                     }
                     let err = Error::new(
                         ErrorKind::Connect,
-                        format!("{method} {url} via {}", inst.authority()),
+                        format!("{method} {url} via {authority}"),
                     )
                     .with_source(e.without_url());
                     if !(never_sent || idempotent(&method)) {
                         return Err(err);
                     }
-                    tracing::debug!(service = %name, instance = %inst.id, error = %err, "retrying on another instance");
-                    tried.push(inst);
+                    tracing::debug!(service = %name, instance = %id, error = %err, "retrying on another instance");
+                    tried.push(id);
                     last = Some(err);
                 }
             }
         }
         Err(last.unwrap_or_else(|| {
-            let why = if service.is_ready() {
+            let ready = match &service {
+                Some(s) => s.is_ready(),
+                None => self.service(name).is_ready(),
+            };
+            let why = if ready {
                 "no healthy instance"
             } else {
                 "no data yet"
@@ -244,6 +290,13 @@ impl HttpClient {
             Error::new(ErrorKind::NoData, format!("{method} {url}: {name}: {why}"))
         }))
     }
+}
+
+/// One attempt's instance, made into a request.
+struct Picked {
+    req: Result<reqwest::RequestBuilder>,
+    id: String,
+    authority: String,
 }
 
 /// What a request's URL names.
