@@ -162,7 +162,6 @@ impl HttpClient {
             |i| Picked {
                 req: target.request(&self.http, method, i),
                 id: i.id.clone(),
-                authority: i.authority(),
             },
         )
     }
@@ -236,7 +235,7 @@ impl HttpClient {
                     self.pick(svc, &target, &method, &tried)
                 }
             };
-            let Some(Picked { req, id, authority }) = picked else {
+            let Some(Picked { req, id }) = picked else {
                 break;
             };
             let mut req = match req {
@@ -263,11 +262,12 @@ impl HttpClient {
                     if never_sent {
                         self.eject(&id);
                     }
-                    let err = Error::new(
-                        ErrorKind::Connect,
-                        format!("{method} {url} via {authority}"),
-                    )
-                    .with_source(e.without_url());
+                    // The instance's address, from the URL it was sent to.
+                    let via = e
+                        .url()
+                        .map_or_else(|| id.clone(), |u| u.authority().to_string());
+                    let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
+                        .with_source(e.without_url());
                     if !(never_sent || idempotent(&method)) {
                         return Err(err);
                     }
@@ -296,7 +296,6 @@ impl HttpClient {
 struct Picked {
     req: Result<reqwest::RequestBuilder>,
     id: String,
-    authority: String,
 }
 
 /// What a request's URL names.
