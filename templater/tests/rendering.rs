@@ -204,42 +204,35 @@ impl SharedCommand {
 async fn a_shared_command_waits_for_every_template_of_the_burst() {
     // Two templates on different keys share a command; their quiescence
     // timers fire 200 ms apart. The command runs once, after the second.
-    let SharedCommand {
-        agent,
-        http,
-        base,
-        t,
-        a_out,
-        b_out,
-        runs,
-        _dir,
-    } = SharedCommand::start("500ms:3s").await;
-    let before = read(&runs).lines().count();
-    put(&http, &format!("{base}/v1/kv/a"), "a1").await;
+    let s = SharedCommand::start("500ms:3s").await;
+    let (http, base, runs) = (&s.http, &s.base, &s.runs);
+    let (a_out, b_out) = (&s.a_out, &s.b_out);
+    let before = read(runs).lines().count();
+    put(http, &format!("{base}/v1/kv/a"), "a1").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    put(&http, &format!("{base}/v1/kv/b"), "b1").await;
-    assert!(file_contains(&a_out, "a1", 5).await && file_contains(&b_out, "b1", 5).await);
+    put(http, &format!("{base}/v1/kv/b"), "b1").await;
+    assert!(file_contains(a_out, "a1", 5).await && file_contains(b_out, "b1", 5).await);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
-        read(&runs).lines().count() - before,
+        read(runs).lines().count() - before,
         1,
         "two templates written 200 ms apart in one burst: one run"
     );
 
     // A stream of changes does not hold the command back for ever.
-    let before = read(&runs).lines().count();
+    let before = read(runs).lines().count();
     let mut ran_during_stream = false;
     for i in 0..40 {
-        put(&http, &format!("{base}/v1/kv/b"), &format!("s{i}")).await;
+        put(http, &format!("{base}/v1/kv/b"), &format!("s{i}")).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        ran_during_stream |= read(&runs).lines().count() > before;
+        ran_during_stream |= read(runs).lines().count() > before;
     }
     assert!(
         ran_during_stream,
         "4 s of changes with wait.max 3 s: the command ran during them"
     );
-    t.stop().await.unwrap();
-    agent.shutdown().await;
+    s.t.stop().await.unwrap();
+    s.agent.shutdown().await;
 }
 
 #[tokio::test]
@@ -247,35 +240,28 @@ async fn a_stop_runs_the_command_held_for_a_file_already_written() {
     // a and b share a command; a is written while b's timer still runs, so
     // the command waits for b. A stop in that window must still run it: the
     // file is on disk, and after a restart it would be unchanged.
-    let SharedCommand {
-        agent,
-        http,
-        base,
-        t,
-        a_out,
-        b_out,
-        runs,
-        _dir,
-    } = SharedCommand::start("1s:10s").await;
-    let before = read(&runs).lines().count();
+    let s = SharedCommand::start("1s:10s").await;
+    let (http, base, runs) = (&s.http, &s.base, &s.runs);
+    let (a_out, b_out) = (&s.a_out, &s.b_out);
+    let before = read(runs).lines().count();
     // a is written 1 s after its change, b 1.5 s after a's: the window is 0.5 s.
-    put(&http, &format!("{base}/v1/kv/a"), "a1").await;
+    put(http, &format!("{base}/v1/kv/a"), "a1").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    put(&http, &format!("{base}/v1/kv/b"), "b1").await;
-    assert!(file_contains(&a_out, "a1", 5).await);
-    assert_eq!(read(&b_out), "b0", "b's timer still runs");
+    put(http, &format!("{base}/v1/kv/b"), "b1").await;
+    assert!(file_contains(a_out, "a1", 5).await);
+    assert_eq!(read(b_out), "b0", "b's timer still runs");
     assert_eq!(
-        read(&runs).lines().count(),
+        read(runs).lines().count(),
         before,
         "the command waits for b"
     );
-    assert_eq!(t.stop().await.unwrap(), 0);
+    assert_eq!(s.t.stop().await.unwrap(), 0);
     assert_eq!(
-        read(&runs).lines().count(),
+        read(runs).lines().count(),
         before + 1,
         "the held command ran before templater exited"
     );
-    agent.shutdown().await;
+    s.agent.shutdown().await;
 }
 
 #[tokio::test]
