@@ -43,7 +43,8 @@ pub struct HttpClient {
     /// with many callers on several cores, every shared write a request
     /// makes (a lock, a reference count) costs a cache-line transfer.
     services: Arc<ArcSwap<HashMap<String, Service>>>,
-    ejected: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Until when an instance (by [`key`] of its ID) is skipped.
+    ejected: Arc<Mutex<HashMap<u64, Instant>>>,
     /// Whether `ejected` may hold anything (a request skips its lock if not).
     any_ejected: Arc<AtomicBool>,
 }
@@ -105,15 +106,15 @@ impl HttpClient {
             .await
     }
 
-    fn is_ejected(&self, id: &str) -> bool {
+    fn is_ejected(&self, id: u64) -> bool {
         if !self.any_ejected.load(Ordering::Relaxed) {
             return false;
         }
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        let ejected = match map.get(id) {
+        let ejected = match map.get(&id) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
-                map.remove(id);
+                map.remove(&id);
                 false
             }
             None => false,
@@ -124,9 +125,9 @@ impl HttpClient {
         ejected
     }
 
-    fn eject(&self, id: &str) {
+    fn eject(&self, id: u64) {
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        map.insert(id.to_string(), Instant::now() + EJECT_FOR);
+        map.insert(id, Instant::now() + EJECT_FOR);
         self.any_ejected.store(true, Ordering::Relaxed);
     }
 
@@ -153,15 +154,17 @@ impl HttpClient {
         service: &Service,
         target: &Target<'_>,
         method: &Method,
-        tried: &[String],
+        tried: &[u64],
     ) -> Option<Picked> {
-        let untried = |i: &Instance| !tried.contains(&i.id);
+        let untried = |i: &Instance| !tried.contains(&key(&i.id));
         service.choose_with(
-            |i| untried(i) && !self.is_ejected(&i.id),
+            |i| untried(i) && !self.is_ejected(key(&i.id)),
             untried,
             |i| Picked {
-                req: target.request(&self.http, method, i),
-                id: i.id.clone(),
+                req: target.request(&self.http, method, i).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("instance {}: {e}", i.id))
+                }),
+                id: key(&i.id),
             },
         )
     }
@@ -218,7 +221,7 @@ impl HttpClient {
         // The common case: a warm handle, no handle clone, no instance clone.
         let mut service: Option<Service> = None;
         let mut next = self.pick_warm(name, &target, &method);
-        let mut tried: Vec<String> = Vec::new();
+        let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<Error> = None;
         for _ in 0..self.attempts {
             let picked = match next.take() {
@@ -243,8 +246,8 @@ impl HttpClient {
                 Err(e) => {
                     // This instance's address cannot be put in the URL: a
                     // registration mistake of one instance, not of the request.
-                    tracing::warn!(service = %name, instance = %id, error = %e, "skipping an instance");
-                    self.eject(&id);
+                    tracing::warn!(service = %name, error = %e, "skipping an instance");
+                    self.eject(id);
                     tried.push(id);
                     last = Some(e);
                     continue;
@@ -260,18 +263,18 @@ impl HttpClient {
                     // A builder error (the URL reqwest was given) never left.
                     let never_sent = e.is_connect() || e.is_builder();
                     if never_sent {
-                        self.eject(&id);
+                        self.eject(id);
                     }
                     // The instance's address, from the URL it was sent to.
                     let via = e
                         .url()
-                        .map_or_else(|| id.clone(), |u| u.authority().to_string());
+                        .map_or_else(|| name.to_string(), |u| u.authority().to_string());
                     let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
                         .with_source(e.without_url());
                     if !(never_sent || idempotent(&method)) {
                         return Err(err);
                     }
-                    tracing::debug!(service = %name, instance = %id, error = %err, "retrying on another instance");
+                    tracing::debug!(service = %name, instance = %via, error = %err, "retrying on another instance");
                     tried.push(id);
                     last = Some(err);
                 }
@@ -295,7 +298,18 @@ impl HttpClient {
 /// One attempt's instance, made into a request.
 struct Picked {
     req: Result<reqwest::RequestBuilder>,
-    id: String,
+    /// [`key`] of the instance's ID.
+    id: u64,
+}
+
+/// An instance ID as a number: what `tried` and the ejections hold, so that
+/// an attempt copies no string. (64 bits: two IDs of one service colliding
+/// would only make a retry skip one instance.)
+fn key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 /// What a request's URL names.
