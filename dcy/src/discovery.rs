@@ -111,11 +111,23 @@ impl Instance {
 
     /// `host:port` (IPv6 in brackets), for URLs.
     pub fn authority(&self) -> String {
-        if self.address.contains(':') {
-            format!("[{}]:{}", self.address, self.port)
-        } else {
-            format!("{}:{}", self.address, self.port)
+        let mut out = String::with_capacity(self.address.len() + 8);
+        self.push_authority(&mut out);
+        out
+    }
+
+    /// Appends [`Instance::authority`] to `out` (no intermediate string).
+    pub(crate) fn push_authority(&self, out: &mut String) {
+        let ipv6 = self.address.contains(':');
+        if ipv6 {
+            out.push('[');
         }
+        out.push_str(&self.address);
+        if ipv6 {
+            out.push(']');
+        }
+        out.push(':');
+        out.push_str(itoa::Buffer::new().format(self.port));
     }
 }
 
@@ -218,13 +230,7 @@ impl Service {
     /// The next instance in weighted round-robin order, or `None` when there
     /// is none (or no data yet). Lock-free and allocation-free.
     pub fn pick(&self) -> Option<Arc<Instance>> {
-        let snap = self.shared.current.load();
-        let n = snap.order.len();
-        if n == 0 {
-            return None;
-        }
-        let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % n;
-        snap.list.get(snap.order[i] as usize).cloned()
+        self.choose_with(|_| true, |_| false, Arc::clone)
     }
 
     /// Whether the first answer from Consul has arrived.
@@ -239,7 +245,7 @@ impl Service {
         &self,
         accept: impl Fn(&Instance) -> bool,
         fallback: impl Fn(&Instance) -> bool,
-        f: impl FnOnce(&Instance) -> R,
+        f: impl FnOnce(&Arc<Instance>) -> R,
     ) -> Option<R> {
         let snap = self.shared.current.load();
         let n = snap.order.len();
@@ -250,18 +256,13 @@ impl Service {
                 _ => {}
             }
         }
-        snap.list.iter().find(|i| fallback(i)).map(|i| f(i))
+        snap.list.iter().find(|i| fallback(i)).map(f)
     }
 
     /// Like [`Service::pick`], returning only the socket address.
     pub fn pick_addr(&self) -> Option<SocketAddr> {
-        let snap = self.shared.current.load();
-        let n = snap.order.len();
-        if n == 0 {
-            return None;
-        }
-        let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % n;
-        snap.list.get(snap.order[i] as usize)?.socket
+        self.choose_with(|_| true, |_| false, |i| i.socket)
+            .flatten()
     }
 
     /// Waits for the next change of the healthy set.

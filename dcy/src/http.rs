@@ -18,10 +18,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-
-use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -106,10 +105,11 @@ impl HttpClient {
             .await
     }
 
-    fn is_ejected(&self, id: u64) -> bool {
+    fn is_ejected(&self, id: &str) -> bool {
         if !self.any_ejected.load(Ordering::Relaxed) {
             return false;
         }
+        let id = key(id);
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
         let ejected = match map.get(&id) {
             Some(until) if *until > Instant::now() => true,
@@ -156,9 +156,9 @@ impl HttpClient {
         method: &Method,
         tried: &[u64],
     ) -> Option<Picked> {
-        let untried = |i: &Instance| !tried.contains(&key(&i.id));
+        let untried = |i: &Instance| tried.is_empty() || !tried.contains(&key(&i.id));
         service.choose_with(
-            |i| untried(i) && !self.is_ejected(key(&i.id)),
+            |i| untried(i) && !self.is_ejected(&i.id),
             untried,
             |i| Picked {
                 req: target.request(&self.http, method, i).map_err(|e| {
@@ -379,36 +379,21 @@ impl<'a> Target<'a> {
                         .address
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-                let ipv6 = match inst.socket_addr() {
-                    Some(addr) => addr.is_ipv6(),
-                    None if plain => false,
-                    None => {
-                        let mut parsed = url::Url::parse(url).map_err(|e| {
-                            Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
-                        })?;
-                        rewrite(&mut parsed, inst)?;
-                        return Ok(http.request(method.clone(), parsed));
-                    }
-                };
+                if inst.socket_addr().is_none() && !plain {
+                    let mut parsed = url::Url::parse(url).map_err(|e| {
+                        Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
+                    })?;
+                    rewrite(&mut parsed, inst)?;
+                    return Ok(http.request(method.clone(), parsed));
+                }
                 // Built in a buffer of the right size: `format!` grows its
                 // string step by step, and those reallocations cost more than
                 // everything else discovery does for a request (about 1.5 µs
                 // a request with 8 callers on 2 cores, glibc malloc).
-                let mut port = itoa::Buffer::new();
-                let port = port.format(inst.port);
-                let mut to = String::with_capacity(
-                    scheme.len() + inst.address.len() + 3 + port.len() + rest.len(),
-                );
+                let mut to =
+                    String::with_capacity(scheme.len() + inst.address.len() + 8 + rest.len());
                 to.push_str(scheme);
-                if ipv6 {
-                    to.push('[');
-                }
-                to.push_str(&inst.address);
-                if ipv6 {
-                    to.push(']');
-                }
-                to.push(':');
-                to.push_str(port);
+                inst.push_authority(&mut to);
                 to.push_str(rest);
                 Ok(http.request(method.clone(), to))
             }
