@@ -383,12 +383,8 @@ impl Runner {
                     return Err(Error::runner(format!("command failed: {e}")));
                 }
             } else if !self.deferred.iter().any(|d| d.line == line) {
-                self.deferred.push(DeferredCommand {
-                    line,
-                    timeout,
-                    by: None,
-                    window: Duration::ZERO,
-                });
+                let deferred = self.defer(line, timeout);
+                self.deferred.push(deferred);
             }
         }
         if !self.cfg.once {
@@ -422,7 +418,7 @@ impl Runner {
             .iter()
             .filter(|t| t.dirty)
             .filter_map(|t| t.quiet.map(|(min, _)| min))
-            .chain(self.deferred.iter().filter_map(|d| d.by))
+            .chain(self.deferred.iter().map(|d| d.by))
             .min()
     }
 

@@ -13,13 +13,31 @@ use crate::command::CommandLine;
 pub(super) struct DeferredCommand {
     pub(super) line: CommandLine,
     pub(super) timeout: Duration,
-    /// When it runs at the latest (set on the first pass that sees it).
-    pub(super) by: Option<Instant>,
+    /// When it runs at the latest (unless templates already due are
+    /// still being written: then up to `by + window`).
+    pub(super) by: Instant,
     /// The longest `wait.max` of the templates that share it.
     pub(super) window: Duration,
 }
 
 impl Runner {
+    /// `line` held from now for the templates that share it: at most the
+    /// longest `wait.max` among them.
+    pub(super) fn defer(&self, line: CommandLine, timeout: Duration) -> DeferredCommand {
+        let window = (0..self.templates.len())
+            .filter(|&i| self.templates[i].cfg.command == line.0)
+            .filter_map(|i| self.wait_of(i))
+            .map(|w| w.max)
+            .max()
+            .unwrap_or_default();
+        DeferredCommand {
+            line,
+            timeout,
+            by: Instant::now() + window,
+            window,
+        }
+    }
+
     /// Runs the deferred commands that no template waits for any more.
     ///
     /// A command shared by templates with quiescence waits while any of them
@@ -29,19 +47,6 @@ impl Runner {
     pub(super) fn request_commands(&mut self) {
         let now = Instant::now();
         let mut due = Vec::new();
-        for k in 0..self.deferred.len() {
-            if self.deferred[k].by.is_none() {
-                let line = &self.deferred[k].line;
-                let longest = (0..self.templates.len())
-                    .filter(|&i| self.templates[i].cfg.command == line.0)
-                    .filter_map(|i| self.wait_of(i))
-                    .map(|w| w.max)
-                    .max()
-                    .unwrap_or_default();
-                self.deferred[k].by = Some(now + longest);
-                self.deferred[k].window = longest;
-            }
-        }
         let templates = &self.templates;
         self.deferred.retain(|d| {
             let (mut ready, mut later) = (false, false);
@@ -58,8 +63,7 @@ impl Runner {
             // A template whose timer has fired is written by the very next
             // pass (this one was busy): always worth waiting for, up to one
             // more window. One whose timer runs waits until `by`.
-            let hold =
-                d.by.is_some_and(|by| (later && now < by) || (ready && now < by + d.window));
+            let hold = (later && now < d.by) || (ready && now < d.by + d.window);
             if hold {
                 return true;
             }
