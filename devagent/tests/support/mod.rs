@@ -1,10 +1,11 @@
 //! Shared helpers: a devagent on 127.0.0.1 port 0 and a small HTTP client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use devagent::{Agent, AgentHandle};
 use serde_json::Value;
+pub use testkit::eventually;
 
 pub struct TestAgent {
     pub handle: AgentHandle,
@@ -89,20 +90,4 @@ impl TestAgent {
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }
-}
-
-/// Polls `f` every 20 ms for up to `secs` seconds until it returns true.
-pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
