@@ -59,16 +59,19 @@ pub struct Instance {
     /// Datacenter it was found in.
     pub datacenter: String,
     socket: Option<SocketAddr>,
+    /// `host:port` for a URL, made once when the instance is seen, when the
+    /// address can go in a URL as it is (an IP, or a plain host name);
+    /// `None` when it must go through the URL parser.
+    dial: Option<Box<str>>,
 }
 
 impl Instance {
     fn from_entry(e: &ServiceEntry) -> Instance {
         let address = e.address().to_string();
-        let socket = address
-            .parse::<std::net::IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, e.service.port));
+        let port = e.service.port;
         Instance {
+            socket: socket_of(&address, port),
+            dial: dial_of(&address, port),
             id: e.service.id.clone(),
             service: e.service.service.clone(),
             node: e.node.node.clone(),
@@ -79,7 +82,6 @@ impl Instance {
             weights: e.service.weights,
             status: e.aggregated_status(),
             datacenter: e.node.datacenter.clone(),
-            socket,
         }
     }
 
@@ -97,10 +99,8 @@ impl Instance {
             weights: Weights::default(),
             status: Status::Passing,
             datacenter: "dc1".into(),
-            socket: address
-                .parse::<std::net::IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, port)),
+            socket: socket_of(address, port),
+            dial: dial_of(address, port),
         }
     }
 
@@ -118,17 +118,50 @@ impl Instance {
 
     /// Appends [`Instance::authority`] to `out` (no intermediate string).
     pub(crate) fn push_authority(&self, out: &mut String) {
-        let ipv6 = self.address.contains(':');
-        if ipv6 {
-            out.push('[');
-        }
-        out.push_str(&self.address);
-        if ipv6 {
-            out.push(']');
-        }
-        out.push(':');
-        out.push_str(itoa::Buffer::new().format(self.port));
+        push_authority(out, &self.address, self.port);
     }
+
+    /// [`Instance::authority`], made when the instance was seen, if its
+    /// address can go in a URL without the URL parser (an IP or a plain
+    /// host name).
+    pub(crate) fn dial(&self) -> Option<&str> {
+        self.dial.as_deref()
+    }
+}
+
+fn socket_of(address: &str, port: u16) -> Option<SocketAddr> {
+    address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
+}
+
+/// `host:port` when `address` is an IP or a plain host name (letters,
+/// digits, `-` and `.`): what can be put in a URL by concatenation.
+fn dial_of(address: &str, port: u16) -> Option<Box<str>> {
+    let plain = !address.is_empty()
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    (plain || socket_of(address, port).is_some()).then(|| {
+        let mut out = String::with_capacity(address.len() + 8);
+        push_authority(&mut out, address, port);
+        out.into_boxed_str()
+    })
+}
+
+/// Appends `address:port` to `out`, an IPv6 address in brackets.
+fn push_authority(out: &mut String, address: &str, port: u16) {
+    let ipv6 = address.contains(':');
+    if ipv6 {
+        out.push('[');
+    }
+    out.push_str(address);
+    if ipv6 {
+        out.push(']');
+    }
+    out.push(':');
+    out.push_str(itoa::Buffer::new().format(port));
 }
 
 /// The healthy instances of a service at one moment.

@@ -205,12 +205,10 @@ impl HttpClient {
         };
         let name = match &target {
             Target::Other(parsed) => {
-                let mut req = self.http.request(method.clone(), parsed.clone());
-                req = req.headers(headers);
-                if let Some(b) = body {
-                    req = req.body(b);
-                }
-                return req.send().await.map_err(|e| {
+                let pending =
+                    with_parts(self.http.request(method.clone(), parsed.clone()), headers, body)
+                        .send();
+                return pending.await.map_err(|e| {
                     Error::new(ErrorKind::Connect, format!("{method} {url}"))
                         .with_source(e.without_url())
                 });
@@ -218,74 +216,71 @@ impl HttpClient {
             Target::Fast { name, .. } => *name,
             Target::Parsed(_, name) => name.as_str(),
         };
-        // The common case: a warm handle, no handle clone, no instance clone.
-        let mut service: Option<Service> = None;
-        let mut next = self.pick_warm(name, &target, &method);
-        let mut tried: Vec<u64> = Vec::new();
-        let mut last: Option<Error> = None;
-        for _ in 0..self.attempts {
-            let picked = match next.take() {
-                Some(picked) => picked,
-                None => {
-                    let svc = match &service {
-                        Some(s) => s,
-                        None => service.insert(self.service(name)),
-                    };
-                    if !svc.is_ready() {
-                        // A cold handle: give the first answer a moment instead of failing at once.
-                        let _ = svc.ready(Duration::from_secs(5)).await;
-                    }
-                    self.pick(svc, &target, &method, &tried)
-                }
-            };
-            let Some(Picked { req, id }) = picked else {
-                break;
-            };
-            let mut req = match req {
-                Ok(req) => req,
-                Err(e) => {
-                    // This instance's address cannot be put in the URL: a
-                    // registration mistake of one instance, not of the request.
-                    tracing::warn!(service = %name, error = %e, "skipping an instance");
-                    self.eject(id);
-                    tried.push(id);
-                    last = Some(e);
-                    continue;
-                }
-            };
-            req = req.headers(headers.clone());
-            if let Some(b) = &body {
-                req = req.body(b.clone());
-            }
-            match req.send().await {
+        let mut attempt = Attempt {
+            method,
+            url,
+            name,
+            target: &target,
+            headers,
+            body,
+            tried: Vec::new(),
+            last: None,
+        };
+        // The common case, kept small (the future of every request holds
+        // it): a warm handle, no handle clone, no instance clone, and an
+        // answer from the first instance. Anything else goes on in
+        // `retry`, boxed.
+        // (Only the reqwest future is held across the await, not the
+        // request it was made from.)
+        let first = match self.pick_warm(name, &target, &attempt.method) {
+            Some(Some(picked)) => self
+                .prepared(&mut attempt, picked)
+                .map(reqwest::RequestBuilder::send),
+            _ => None,
+        };
+        if let Some(pending) = first {
+            match pending.await {
                 Ok(resp) => return Ok(resp),
-                Err(e) => {
-                    // A builder error (the URL reqwest was given) never left.
-                    let never_sent = e.is_connect() || e.is_builder();
-                    if never_sent {
-                        self.eject(id);
-                    }
-                    // The instance's address, from the URL it was sent to.
-                    let via = e
-                        .url()
-                        .map_or_else(|| name.to_string(), |u| u.authority().to_string());
-                    let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
-                        .with_source(e.without_url());
-                    if !(never_sent || idempotent(&method)) {
-                        return Err(err);
-                    }
-                    tracing::debug!(service = %name, instance = %via, error = %err, "retrying on another instance");
-                    tried.push(id);
-                    last = Some(err);
-                }
+                Err(e) => self.failed(&mut attempt, e)?,
             }
         }
-        Err(last.unwrap_or_else(|| {
-            let ready = match &service {
-                Some(s) => s.is_ready(),
-                None => self.service(name).is_ready(),
+        Box::pin(self.retry(attempt)).await
+    }
+
+    /// The attempts after the first (or all of them, from a cold handle).
+    async fn retry(&self, mut attempt: Attempt<'_>) -> Result<reqwest::Response> {
+        let service = self.service(attempt.name);
+        let mut waited = false;
+        while attempt.tried.len() < self.attempts {
+            if !waited && !service.is_ready() {
+                // A cold handle: give the first answer a moment instead of failing at once.
+                waited = true;
+                let _ = service.ready(Duration::from_secs(5)).await;
+            }
+            let Some(picked) = self.pick(&service, attempt.target, &attempt.method, &attempt.tried)
+            else {
+                break;
             };
-            let why = if ready {
+            let Some(pending) = self
+                .prepared(&mut attempt, picked)
+                .map(reqwest::RequestBuilder::send)
+            else {
+                continue;
+            };
+            match pending.await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => self.failed(&mut attempt, e)?,
+            }
+        }
+        let Attempt {
+            method,
+            url,
+            name,
+            last,
+            ..
+        } = attempt;
+        Err(last.unwrap_or_else(|| {
+            let why = if service.is_ready() {
                 "no healthy instance"
             } else {
                 "no data yet"
@@ -293,6 +288,85 @@ impl HttpClient {
             Error::new(ErrorKind::NoData, format!("{method} {url}: {name}: {why}"))
         }))
     }
+
+    /// The request to a picked instance with the headers and body; `None`
+    /// (the instance skipped and recorded as tried) when its address
+    /// cannot be put in the URL: a registration mistake of one instance,
+    /// not of the request.
+    fn prepared(
+        &self,
+        attempt: &mut Attempt<'_>,
+        Picked { req, id }: Picked,
+    ) -> Option<reqwest::RequestBuilder> {
+        match req {
+            Ok(req) => {
+                attempt.tried.push(id);
+                let headers = (!attempt.headers.is_empty()).then(|| attempt.headers.clone());
+                Some(with_parts(req, headers.unwrap_or_default(), attempt.body.clone()))
+            }
+            Err(e) => {
+                tracing::warn!(service = %attempt.name, error = %e, "skipping an instance");
+                self.eject(id);
+                attempt.tried.push(id);
+                attempt.last = Some(e);
+                None
+            }
+        }
+    }
+
+    /// Records a failed attempt on the instance tried last; `Err` when the
+    /// request must not be tried again (it may have been sent, and its
+    /// method is not idempotent).
+    fn failed(&self, attempt: &mut Attempt<'_>, e: reqwest::Error) -> Result<()> {
+        let (method, url, name) = (&attempt.method, attempt.url, attempt.name);
+        // A builder error (the URL reqwest was given) never left.
+        let never_sent = e.is_connect() || e.is_builder();
+        if never_sent {
+            if let Some(id) = attempt.tried.last() {
+                self.eject(*id);
+            }
+        }
+        // The instance's address, from the URL it was sent to.
+        let via = e
+            .url()
+            .map_or_else(|| name.to_string(), |u| u.authority().to_string());
+        let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
+            .with_source(e.without_url());
+        if !(never_sent || idempotent(method)) {
+            return Err(err);
+        }
+        tracing::debug!(service = %name, instance = %via, error = %err, "retrying on another instance");
+        attempt.last = Some(err);
+        Ok(())
+    }
+}
+
+/// A request on its way through the instances of a service.
+struct Attempt<'a> {
+    method: Method,
+    url: &'a str,
+    name: &'a str,
+    target: &'a Target<'a>,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    /// [`key`] of the instances tried, in order.
+    tried: Vec<u64>,
+    last: Option<Error>,
+}
+
+/// `req` with `headers` (when there are any) and `body`.
+fn with_parts(
+    mut req: reqwest::RequestBuilder,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+) -> reqwest::RequestBuilder {
+    if !headers.is_empty() {
+        req = req.headers(headers);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    req
 }
 
 /// One attempt's instance, made into a request.
@@ -334,12 +408,19 @@ enum Target<'a> {
 impl<'a> Target<'a> {
     /// The fast form of `url`, if it has one.
     fn of(url: &'a str) -> Option<Target<'a>> {
-        let (scheme, after) = match url.split_once("://") {
-            Some(("http", after)) => ("http://", after),
-            Some(("https", after)) => ("https://", after),
-            _ => return None,
+        // Prefixes and bytes, not `split_once` and `find`: a string searcher
+        // costs more to set up than this whole function.
+        let (scheme, after) = if let Some(after) = url.strip_prefix("http://") {
+            ("http://", after)
+        } else if let Some(after) = url.strip_prefix("https://") {
+            ("https://", after)
+        } else {
+            return None;
         };
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let end = after
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(after.len());
         let (host, rest) = after.split_at(end);
         let plain = host.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
             && host
@@ -374,26 +455,20 @@ impl<'a> Target<'a> {
                 url, scheme, rest, ..
             } => {
                 let rest = if rest.is_empty() { "/" } else { rest };
-                let plain = !inst.address.is_empty()
-                    && inst
-                        .address
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-                if inst.socket_addr().is_none() && !plain {
+                let Some(authority) = inst.dial() else {
                     let mut parsed = url::Url::parse(url).map_err(|e| {
                         Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
                     })?;
                     rewrite(&mut parsed, inst)?;
                     return Ok(http.request(method.clone(), parsed));
-                }
+                };
                 // Built in a buffer of the right size: `format!` grows its
                 // string step by step, and those reallocations cost more than
                 // everything else discovery does for a request (about 1.5 µs
                 // a request with 8 callers on 2 cores, glibc malloc).
-                let mut to =
-                    String::with_capacity(scheme.len() + inst.address.len() + 8 + rest.len());
+                let mut to = String::with_capacity(scheme.len() + authority.len() + rest.len());
                 to.push_str(scheme);
-                inst.push_authority(&mut to);
+                to.push_str(authority);
                 to.push_str(rest);
                 Ok(http.request(method.clone(), to))
             }
