@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Figures of the example services, on the real release binaries as processes:
-#   1. app throughput through dcy discovery vs a fixed address (interleaved runs),
+#   1. app throughput through dcy discovery vs a fixed address, side by side in
+#      one run (and in interleaved separate runs),
 #   2. failover: SIGKILL one of three workers under load (failed rounds,
 #      retry window, time until discovery drops it vs the check interval),
 #   3. the demo from the command to `every service passing`, 5 times.

@@ -12,9 +12,9 @@
 use std::time::{Duration, Instant};
 
 /// Requests per block.
-const PER_BLOCK: usize = 40_000;
+const PER_BLOCK: usize = 20_000;
 /// Blocks of each side.
-const BLOCKS: usize = 6;
+const BLOCKS: usize = 20;
 /// Concurrent callers.
 const CALLERS: usize = 8;
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -19,6 +19,10 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use worker::Square;
+
+mod load;
+
+pub use load::{side_by_side, throughput, SideBySide};
 
 /// `app` flags.
 #[derive(Clone, Debug, clap::Parser)]
@@ -213,43 +217,6 @@ pub async fn drive(
     }
 }
 
-/// Runs `total` rounds as fast as `concurrency` callers go; returns rounds per
-/// second.
-///
-/// Each caller first runs one warm-up round, outside the clock: it opens the
-/// connections and, for [`Target::Discovery`], makes sure the service
-/// handles have their first answer from Consul (a cold handle waits for it),
-/// so that neither target is charged for a one-time start. The clock starts
-/// once every caller is warm and stops when the last one is done; `total` is
-/// rounded down to a multiple of `concurrency`.
-pub async fn throughput(target: Target, total: u64, concurrency: usize) -> anyhow::Result<f64> {
-    let callers = concurrency.max(1);
-    let per = total / callers as u64;
-    let warm = Arc::new(tokio::sync::Barrier::new(callers + 1));
-    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let (target, warm, mut go) = (target.clone(), Arc::clone(&warm), go_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            let first = target.round().await;
-            warm.wait().await;
-            first?;
-            go.wait_for(|go| *go).await?;
-            for _ in 0..per {
-                target.round().await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    warm.wait().await;
-    let started = Instant::now();
-    go_tx.send_replace(true);
-    for t in tasks {
-        t.await??;
-    }
-    Ok((per * callers as u64) as f64 / started.elapsed().as_secs_f64())
-}
-
 /// Runs the app until `shutdown`; `ready` gets the address once registered.
 pub async fn run(
     args: Args,
@@ -321,80 +288,7 @@ pub fn main() -> std::process::ExitCode {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use axum::extract::Query;
-
     use super::*;
-
-    #[derive(Default)]
-    struct Counts {
-        readings: AtomicU64,
-        squares: AtomicU64,
-    }
-
-    #[derive(Deserialize)]
-    struct N {
-        n: i64,
-    }
-
-    /// A sensor and a worker in one server, counting what they serve.
-    async fn sensor_and_worker() -> (SocketAddr, Arc<Counts>) {
-        let counts = Arc::new(Counts::default());
-        let (c1, c2) = (Arc::clone(&counts), Arc::clone(&counts));
-        let router = Router::new()
-            .route(
-                "/reading",
-                get(move || async move {
-                    c1.readings.fetch_add(1, Ordering::Relaxed);
-                    Json(serde_json::json!({ "value": 7 }))
-                }),
-            )
-            .route(
-                "/square",
-                get(move |Query(q): Query<N>| async move {
-                    c2.squares.fetch_add(1, Ordering::Relaxed);
-                    Json(Square {
-                        n: q.n,
-                        square: q.n * q.n,
-                        worker: "w".into(),
-                    })
-                }),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        (addr, counts)
-    }
-
-    #[tokio::test]
-    async fn throughput_counts_rounds_after_one_warm_up_round_per_caller() {
-        let (addr, counts) = sensor_and_worker().await;
-        let a = addr.to_string();
-        let rate = tokio::time::timeout(
-            Duration::from_secs(20),
-            throughput(Target::fixed(&a, &a), 10, 2),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        assert!(rate > 0.0, "{rate}");
-        // 10 timed rounds, plus one warm-up round for each of the 2 callers.
-        assert_eq!(counts.readings.load(Ordering::Relaxed), 12);
-        assert_eq!(counts.squares.load(Ordering::Relaxed), 12);
-    }
-
-    #[tokio::test]
-    async fn throughput_fails_when_a_round_fails() {
-        // Nothing listens on port 9 of loopback: the warm-up round fails.
-        let r = tokio::time::timeout(
-            Duration::from_secs(20),
-            throughput(Target::fixed("127.0.0.1:9", "127.0.0.1:9"), 10, 3),
-        )
-        .await
-        .unwrap();
-        assert!(r.is_err());
-    }
 
     #[tokio::test]
     async fn both_targets_use_the_same_http_client_settings() {
