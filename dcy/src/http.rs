@@ -224,6 +224,7 @@ impl HttpClient {
             headers,
             body,
             tried: Vec::new(),
+            sent_to: 0,
             last: None,
         };
         // The common case, kept small (the future of every request holds
@@ -300,7 +301,7 @@ impl HttpClient {
     ) -> Option<reqwest::RequestBuilder> {
         match req {
             Ok(req) => {
-                attempt.tried.push(id);
+                attempt.sent_to = id;
                 let headers = (!attempt.headers.is_empty()).then(|| attempt.headers.clone());
                 Some(with_parts(req, headers.unwrap_or_default(), attempt.body.clone()))
             }
@@ -321,10 +322,9 @@ impl HttpClient {
         let (method, url, name) = (&attempt.method, attempt.url, attempt.name);
         // A builder error (the URL reqwest was given) never left.
         let never_sent = e.is_connect() || e.is_builder();
+        attempt.tried.push(attempt.sent_to);
         if never_sent {
-            if let Some(id) = attempt.tried.last() {
-                self.eject(*id);
-            }
+            self.eject(attempt.sent_to);
         }
         // The instance's address, from the URL it was sent to.
         let via = e
@@ -349,8 +349,11 @@ struct Attempt<'a> {
     target: &'a Target<'a>,
     headers: HeaderMap,
     body: Option<Bytes>,
-    /// [`key`] of the instances tried, in order.
+    /// [`key`] of the instances that failed or were skipped, in order
+    /// (empty, not allocated, when the first instance answers).
     tried: Vec<u64>,
+    /// [`key`] of the instance the request was sent to last.
+    sent_to: u64,
     last: Option<Error>,
 }
 
