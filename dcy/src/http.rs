@@ -205,9 +205,12 @@ impl HttpClient {
         };
         let name = match &target {
             Target::Other(parsed) => {
-                let pending =
-                    with_parts(self.http.request(method.clone(), parsed.clone()), headers, body)
-                        .send();
+                let pending = with_parts(
+                    self.http.request(method.clone(), parsed.clone()),
+                    headers,
+                    body,
+                )
+                .send();
                 return pending.await.map_err(|e| {
                     Error::new(ErrorKind::Connect, format!("{method} {url}"))
                         .with_source(e.without_url())
@@ -303,7 +306,11 @@ impl HttpClient {
             Ok(req) => {
                 attempt.sent_to = id;
                 let headers = (!attempt.headers.is_empty()).then(|| attempt.headers.clone());
-                Some(with_parts(req, headers.unwrap_or_default(), attempt.body.clone()))
+                Some(with_parts(
+                    req,
+                    headers.unwrap_or_default(),
+                    attempt.body.clone(),
+                ))
             }
             Err(e) => {
                 tracing::warn!(service = %attempt.name, error = %e, "skipping an instance");

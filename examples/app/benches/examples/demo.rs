@@ -185,4 +185,3 @@ pub(crate) fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (S
     }
     (rows, details)
 }
-

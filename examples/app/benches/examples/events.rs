@@ -85,4 +85,3 @@ impl Recorder {
         (pick(&ev.retries), pick(&ev.failures))
     }
 }
-

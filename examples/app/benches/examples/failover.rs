@@ -193,4 +193,3 @@ pub(crate) fn report_failover((fo, load): &(Vec<Trial>, Load), commit: &str) -> 
     }
     (rows, details)
 }
-

@@ -81,4 +81,3 @@ where
         eprintln!("examples bench: {what}: started above the load limit, running it again");
     }
 }
-

@@ -139,7 +139,6 @@ impl Settings {
     }
 }
 
-
 fn commit() -> String {
     match std::env::var("EXAMPLES_BENCH_COMMIT") {
         Ok(c) if !c.is_empty() => c,
@@ -228,4 +227,3 @@ fn main() {
     bench::write_results(path, &table).expect("writing the results");
     eprintln!("examples bench: wrote {}", path.display());
 }
-

@@ -146,4 +146,3 @@ pub(crate) async fn until_workers(
     }
     None
 }
-

@@ -20,4 +20,3 @@ pub(crate) fn list(v: &[f64], digits: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-

@@ -281,7 +281,8 @@ pub(crate) const PREP_ITERATIONS: u32 = 100_000;
 /// CPU cost per request of the URL work before the request is handed to
 /// reqwest, in this process, no network, one task: for discovery,
 /// `Discovery::url` (parse `http://worker/...`, look the service up, pick,
-/// rewrite: what `HttpClient::send` does besides sending); for the fixed
+/// rewrite; `HttpClient::send` takes a shorter path for such plain URLs,
+/// without the parser, so this is an upper bound of its work); for the fixed
 /// address, parsing `http://<addr>/...` (what reqwest does with a `&str`).
 /// Returns (discovery µs, fixed µs).
 pub(crate) fn prep_cost(d: &dcy::Discovery, addr: &str) -> (f64, f64) {
@@ -368,14 +369,14 @@ pub(crate) fn report_throughput(
     let (pa, pb) = tp.prep;
     let _ = writeln!(
         rows,
-        "| 1c. URL work per request before the request goes to reqwest, one task, no network ({PREP_ITERATIONS} each) | discovery (`Discovery::url`: parse `http://worker/…`, look up, pick, rewrite) {pa:.2} µs, fixed (parse `http://127.0.0.1:port/…`) {pb:.2} µs | (reported) | | {} | {commit} |",
+        "| 1c. URL work per request before the request goes to reqwest, one task, no network ({PREP_ITERATIONS} each) | discovery (`Discovery::url`: parse `http://worker/…`, look up, pick, rewrite; an upper bound of what dcy's HTTP client does, which skips the parser for plain URLs) {pa:.2} µs, fixed (parse `http://127.0.0.1:port/…`) {pb:.2} µs | (reported) | | {} | {commit} |",
         load.cell()
     );
     let _ = writeln!(
         details,
         "**1.** A round is 2 HTTP GETs from the bench process (the app): the sensor's reading, a worker's square; req/s = 2 × rounds/s. \
          Discovery = `Target::discovery` (dcy's HTTP client: resolve `sensor` and `worker` by name, pick, rewrite), fixed = `Target::fixed` (the sensor's and worker #1's `host:port`); both use `app::http_client()`, each its own connection pool. \
-         Side by side (1, 1b): `app::side_by_side`, {} callers on each side at the same time, rounds completed inside each {} s window counted per side; which side's callers start first alternates between windows. Both sides meet the same machine at the same moment, so the machine's run-to-run swings (other processes on the shared cores, frequency) weigh on both alike. \
+         Side by side (1, 1b): `app::side_by_side`, {} callers on each side at the same time, rounds completed inside each {} s window counted per side; which side's callers start first alternates between windows. Both sides meet the same machine at the same moment, so the machine's run-to-run swings (other processes on the shared cores, frequency) weigh on both alike; but the extra CPU of one side also slows the other (they share the cores), so a CPU cost shows there at a fraction of what it costs in separate runs, where the cores are the limit: 1a is the stricter reading. \
          Interleaved (1a, 1b): `app::throughput`, {} rounds per run, {} callers, order discovery, fixed, discovery, ... ({} runs each); CPU per request from `/proc/<pid>/stat` (10 ms ticks) over each run: the app is the bench process; the servers are devagent, the sensor and the workers.\n",
         tp.side1.per_side, s.run_secs, tp.rounds, tp.concurrency, s.runs
     );
@@ -408,4 +409,3 @@ pub(crate) fn report_throughput(
     }
     (rows, details)
 }
-
