@@ -7,6 +7,11 @@
 //! http://127.0.0.1:<port>/x` through the same reqwest settings (B), in
 //! interleaved blocks. Printed: wall time and process CPU per request of
 //! each block, and the median gap. `cargo bench -p app --bench inprocess`.
+//!
+//! With `INPROCESS_ONLY=discovery` (or `fixed`) it runs one warm-up block
+//! and `INPROCESS_BLOCKS` (2) blocks of that side only: what
+//! `benches/discovery-instructions.sh` runs under callgrind to count the
+//! instructions of each side, which the machine's noise does not change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -84,6 +89,26 @@ fn main() {
         let a = d.http().with_client(app::http_client());
         let b = app::http_client();
         let fixed = format!("http://127.0.0.1:{port}/x");
+        if let Ok(side) = std::env::var("INPROCESS_ONLY") {
+            let discovery = match side.as_str() {
+                "discovery" => true,
+                "fixed" => false,
+                other => panic!("INPROCESS_ONLY={other:?}: use discovery or fixed"),
+            };
+            let blocks: usize = std::env::var("INPROCESS_BLOCKS")
+                .ok()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(2);
+            for _ in 0..=blocks {
+                block(&a, &b, &fixed, discovery).await;
+            }
+            println!(
+                "inprocess: {side} only: {} requests",
+                (blocks + 1) * PER_BLOCK
+            );
+            agent.shutdown().await;
+            return;
+        }
         block(&a, &b, &fixed, true).await; // warm both pools
         block(&a, &b, &fixed, false).await;
         let (mut gaps, mut cpu_gaps) = (Vec::new(), Vec::new());
