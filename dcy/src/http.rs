@@ -230,12 +230,11 @@ impl HttpClient {
             sent_to: 0,
             last: None,
         };
-        // The common case, kept small (the future of every request holds
-        // it): a warm handle, no handle clone, no instance clone, and an
-        // answer from the first instance. Anything else goes on in
-        // `retry`, boxed.
-        // (Only the reqwest future is held across the await, not the
-        // request it was made from.)
+        // The common case, kept small because the future of every request
+        // holds it: a warm handle, no handle clone, no instance clone, an
+        // answer from the first instance, and only reqwest's future held
+        // across the await (not the request it was made from). Anything
+        // else goes on in `retry`, boxed.
         let first = match self.pick_warm(name, &target, &attempt.method) {
             Some(Some(picked)) => self
                 .prepared(&mut attempt, picked)
