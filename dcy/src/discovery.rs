@@ -32,174 +32,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::balance::schedule;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{ServiceEntry, Status, Weights};
+use crate::instance::{rewrite, service_host};
+pub use crate::instance::{Instance, Instances};
+use crate::types::{ServiceEntry, Status};
 use crate::watch::{Watch, WatchHub, WatchSpec, WatchStatus};
-
-/// One healthy instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Instance {
-    /// Instance ID.
-    pub id: String,
-    /// Service name.
-    pub service: String,
-    /// Node name.
-    pub node: String,
-    /// Address to dial (service address, else node address).
-    pub address: String,
-    /// Port.
-    pub port: u16,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Metadata.
-    pub meta: std::collections::BTreeMap<String, String>,
-    /// Weights.
-    pub weights: Weights,
-    /// Passing or warning.
-    pub status: Status,
-    /// Datacenter it was found in.
-    pub datacenter: String,
-    socket: Option<SocketAddr>,
-    /// `host:port` for a URL, made once when the instance is seen, when the
-    /// address can go in a URL as it is (an IP, or a plain host name);
-    /// `None` when it must go through the URL parser.
-    dial: Option<Box<str>>,
-}
-
-impl Instance {
-    fn from_entry(e: &ServiceEntry) -> Instance {
-        let address = e.address().to_string();
-        let port = e.service.port;
-        Instance {
-            socket: socket_of(&address, port),
-            dial: dial_of(&address, port),
-            id: e.service.id.clone(),
-            service: e.service.service.clone(),
-            node: e.node.node.clone(),
-            address,
-            port: e.service.port,
-            tags: e.service.tags.clone(),
-            meta: e.service.meta.clone(),
-            weights: e.service.weights,
-            status: e.aggregated_status(),
-            datacenter: e.node.datacenter.clone(),
-        }
-    }
-
-    /// An instance at `address:port`, for tests.
-    #[cfg(test)]
-    pub(crate) fn for_test(address: &str, port: u16) -> Instance {
-        Instance {
-            id: format!("{address}:{port}"),
-            service: "worker".into(),
-            node: "n".into(),
-            address: address.into(),
-            port,
-            tags: Vec::new(),
-            meta: Default::default(),
-            weights: Weights::default(),
-            status: Status::Passing,
-            datacenter: "dc1".into(),
-            socket: socket_of(address, port),
-            dial: dial_of(address, port),
-        }
-    }
-
-    /// The socket address, when the address is an IP.
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        self.socket
-    }
-
-    /// `host:port` (IPv6 in brackets), for URLs.
-    pub fn authority(&self) -> String {
-        let mut out = String::with_capacity(self.address.len() + 8);
-        self.push_authority(&mut out);
-        out
-    }
-
-    /// Appends [`Instance::authority`] to `out` (no intermediate string).
-    pub(crate) fn push_authority(&self, out: &mut String) {
-        push_authority(out, &self.address, self.port);
-    }
-
-    /// [`Instance::authority`], made when the instance was seen, if its
-    /// address can go in a URL without the URL parser (an IP or a plain
-    /// host name).
-    pub(crate) fn dial(&self) -> Option<&str> {
-        self.dial.as_deref()
-    }
-}
-
-fn socket_of(address: &str, port: u16) -> Option<SocketAddr> {
-    address
-        .parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| SocketAddr::new(ip, port))
-}
-
-/// `host:port` when `address` is an IP or a plain host name (letters,
-/// digits, `-` and `.`): what can be put in a URL by concatenation.
-fn dial_of(address: &str, port: u16) -> Option<Box<str>> {
-    let plain = !address.is_empty()
-        && address
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    (plain || socket_of(address, port).is_some()).then(|| {
-        let mut out = String::with_capacity(address.len() + 8);
-        push_authority(&mut out, address, port);
-        out.into_boxed_str()
-    })
-}
-
-/// Appends `address:port` to `out`, an IPv6 address in brackets.
-fn push_authority(out: &mut String, address: &str, port: u16) {
-    let ipv6 = address.contains(':');
-    if ipv6 {
-        out.push('[');
-    }
-    out.push_str(address);
-    if ipv6 {
-        out.push(']');
-    }
-    out.push(':');
-    out.push_str(itoa::Buffer::new().format(port));
-}
-
-/// The healthy instances of a service at one moment.
-#[derive(Debug, Default)]
-pub struct Instances {
-    list: Vec<Arc<Instance>>,
-    /// Weighted round-robin order: indexes into `list`.
-    order: Vec<u32>,
-    datacenter: Option<String>,
-    ready: bool,
-}
-
-impl Instances {
-    /// The instances, in Consul's order.
-    pub fn as_slice(&self) -> &[Arc<Instance>] {
-        &self.list
-    }
-
-    /// Number of instances.
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
-    /// The datacenter they come from (`None`: the local one).
-    pub fn datacenter(&self) -> Option<&str> {
-        self.datacenter.as_deref()
-    }
-
-    /// Whether Consul has answered at least once (else: no data yet).
-    pub fn is_ready(&self) -> bool {
-        self.ready
-    }
-}
 
 /// Which instances a [`Service`] handle sees.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -294,7 +130,7 @@ impl Service {
 
     /// Like [`Service::pick`], returning only the socket address.
     pub fn pick_addr(&self) -> Option<SocketAddr> {
-        self.choose_with(|_| true, |_| false, |i| i.socket)
+        self.choose_with(|_| true, |_| false, |i| i.socket_addr())
             .flatten()
     }
 
@@ -538,50 +374,6 @@ impl Discovery {
     }
 }
 
-/// The service name in a URL's host, if it names one.
-pub(crate) fn service_host(url: &url::Url) -> Option<String> {
-    match url.host()? {
-        url::Host::Domain(d) => service_name(&d.to_ascii_lowercase()).map(str::to_string),
-        _ => None,
-    }
-}
-
-/// The service a lowercase host names: `worker`, `worker.service.consul`,
-/// `worker.service.dc1.consul` (a trailing dot allowed on the last two), or
-/// none (`localhost`, `www.example.com`).
-pub(crate) fn service_name(host: &str) -> Option<&str> {
-    if host == "localhost" || host.is_empty() {
-        return None;
-    }
-    if !host.contains('.') {
-        return Some(host);
-    }
-    let trimmed = host.strip_suffix('.').unwrap_or(host);
-    let mut labels = trimmed.split('.');
-    let name = labels.next().filter(|n| !n.is_empty())?;
-    match (labels.next(), labels.next(), labels.next(), labels.next()) {
-        (Some("service"), Some("consul"), None, _) => Some(name),
-        (Some("service"), Some(_), Some("consul"), None) => Some(name),
-        _ => None,
-    }
-}
-
-/// Puts `inst`'s address and port in `url`, or says why it cannot.
-pub(crate) fn rewrite(url: &mut url::Url, inst: &Instance) -> Result<()> {
-    let bad = || {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("cannot set {} as the URL host", inst.address),
-        )
-    };
-    match inst.address.parse::<std::net::IpAddr>() {
-        Ok(ip) => url.set_ip_host(ip).map_err(|()| bad())?,
-        Err(_) => url.set_host(Some(&inst.address)).map_err(|_| bad())?,
-    }
-    url.set_port(Some(inst.port))
-        .map_err(|()| Error::new(ErrorKind::InvalidInput, "this URL cannot carry a port"))
-}
-
 /// Turns watch snapshots into the current [`Instances`].
 struct Follower {
     watches: Vec<Watch<Vec<ServiceEntry>>>,
@@ -635,47 +427,5 @@ impl Follower {
             ready,
         }));
         self.tx.send_modify(|v| *v += 1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_hosts() {
-        let host = |u: &str| service_host(&url::Url::parse(u).unwrap());
-        assert_eq!(host("http://worker/squares"), Some("worker".into()));
-        assert_eq!(host("http://worker:9/x"), Some("worker".into()));
-        assert_eq!(
-            host("http://worker.service.consul/x"),
-            Some("worker".into())
-        );
-        assert_eq!(
-            host("http://worker.service.dc2.consul/x"),
-            Some("worker".into())
-        );
-        assert_eq!(host("http://localhost/x"), None);
-        assert_eq!(host("http://127.0.0.1/x"), None);
-        assert_eq!(host("http://example.com/x"), None);
-        assert_eq!(
-            host("http://worker./x"),
-            None,
-            "a trailing dot is a DNS name"
-        );
-        assert_eq!(host("http://localhost./x"), None);
-        assert_eq!(
-            host("http://worker.service.consul./x"),
-            Some("worker".into())
-        );
-    }
-
-    #[test]
-    fn rewrite_puts_ip_addresses_in_whole() {
-        let mut url = url::Url::parse("http://worker/x").unwrap();
-        rewrite(&mut url, &Instance::for_test("2001:db8::1", 8080)).unwrap();
-        assert_eq!(url.as_str(), "http://[2001:db8::1]:8080/x");
-        let mut url = url::Url::parse("http://worker/x").unwrap();
-        assert!(rewrite(&mut url, &Instance::for_test("a/?", 1)).is_err());
     }
 }

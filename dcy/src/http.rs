@@ -25,8 +25,9 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use crate::discovery::{rewrite, service_host, service_name, Discovery, Instance, Service};
+use crate::discovery::{Discovery, Service};
 use crate::error::{Error, ErrorKind, Result};
+use crate::instance::{rewrite, service_host, service_name, Instance};
 
 /// How long an instance that refused a connection is skipped.
 const EJECT_FOR: Duration = Duration::from_secs(5);

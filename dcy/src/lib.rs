@@ -95,6 +95,7 @@ pub mod dns;
 pub mod error;
 mod h1;
 pub mod http;
+pub(crate) mod instance;
 pub mod kv;
 pub mod lock;
 pub mod metrics;
