@@ -368,9 +368,27 @@ impl Discovery {
         self.url(url)
     }
 
-    /// An HTTP client that resolves service names and retries on another instance.
+    /// An HTTP client that resolves service names and retries on another
+    /// instance, on dcy's default reqwest client (2 s to connect, 30 s a
+    /// request).
     pub fn http(&self) -> crate::http::HttpClient {
-        crate::http::HttpClient::new(self.clone())
+        self.http_with(crate::http::HttpClient::default_client())
+    }
+
+    /// Like [`Discovery::http`], on this reqwest client (its timeouts, TLS,
+    /// proxies, connection pool). Building a reqwest client loads its TLS
+    /// roots, a few milliseconds: pass one you already have rather than
+    /// replacing the default with [`HttpClient::with_client`](crate::http::HttpClient::with_client).
+    ///
+    /// ```no_run
+    /// # fn demo() -> dcy::Result<()> {
+    /// let shared = reqwest::Client::new();
+    /// let http = dcy::Discovery::from_env()?.http_with(shared.clone());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn http_with(&self, http: reqwest::Client) -> crate::http::HttpClient {
+        crate::http::HttpClient::new(self.clone(), http)
     }
 }
 

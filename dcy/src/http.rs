@@ -57,12 +57,16 @@ fn idempotent(m: &Method) -> bool {
 }
 
 impl HttpClient {
-    pub(crate) fn new(discovery: Discovery) -> HttpClient {
-        let http = reqwest::Client::builder()
+    /// dcy's default reqwest client: 2 s to connect, 30 s a request.
+    pub(crate) fn default_client() -> reqwest::Client {
+        reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn new(discovery: Discovery, http: reqwest::Client) -> HttpClient {
         HttpClient {
             discovery,
             http,
@@ -73,7 +77,8 @@ impl HttpClient {
         }
     }
 
-    /// Uses this reqwest client (for its timeouts, TLS, proxies).
+    /// Uses this reqwest client (for its timeouts, TLS, proxies); see also
+    /// [`Discovery::http_with`], which does not build the default one first.
     pub fn with_client(mut self, http: reqwest::Client) -> HttpClient {
         self.http = http;
         self

@@ -86,7 +86,7 @@ fn main() {
         let cfg = dcy::Config::builder().address(&base).build().unwrap();
         let d = dcy::Discovery::new(dcy::Client::new(cfg).unwrap());
         d.service("w").ready(Duration::from_secs(5)).await.unwrap();
-        let a = d.http().with_client(app::http_client());
+        let a = d.http_with(app::http_client());
         let b = app::http_client();
         let fixed = format!("http://127.0.0.1:{port}/x");
         if let Ok(side) = std::env::var("INPROCESS_ONLY") {

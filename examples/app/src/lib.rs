@@ -109,7 +109,7 @@ struct Reading {
 impl Target {
     /// By name through `discovery`, with the app's HTTP client settings.
     pub fn discovery(discovery: &dcy::Discovery) -> Target {
-        Target::Discovery(discovery.http().with_client(http_client()))
+        Target::Discovery(discovery.http_with(http_client()))
     }
 
     /// Fixed `host:port` addresses, with the same HTTP client settings as
