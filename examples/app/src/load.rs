@@ -8,12 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::Target;
 
-/// Starts one caller per target. Each first runs one warm-up round, outside
-/// the clock: it opens the connections and, for [`Target::Discovery`], makes
-/// sure the service handles have their first answer from Consul (a cold
-/// handle waits for it), so that no target is charged for a one-time start.
-/// Once every caller is warm, the clock starts and each runs `work(target,
-/// started)`. Returns the start and what each caller returned, in the order
+/// Starts one caller per target. Each first runs one warm-up round (see
+/// [`throughput`]); once every caller is warm, the clock starts and each
+/// runs `work(target, started)`. Returns the start and what each caller returned, in the order
 /// of `targets`; fails with the first failed round.
 async fn together<T, W, Fut>(targets: Vec<Target>, work: W) -> anyhow::Result<(Instant, Vec<T>)>
 where
@@ -47,10 +44,12 @@ where
 /// Runs `total` rounds as fast as `concurrency` callers go; returns rounds per
 /// second.
 ///
-/// Each caller first runs one warm-up round, outside the clock (see
-/// [`side_by_side`]). The clock starts once every caller is warm and stops
-/// when the last one is done; `total` is rounded down to a multiple of
-/// `concurrency`.
+/// Each caller first runs one warm-up round, outside the clock: it opens the
+/// connections and, for [`Target::Discovery`], makes sure the service
+/// handles have their first answer from Consul (a cold handle waits for
+/// it), so that neither target is charged for a one-time start. The clock
+/// starts once every caller is warm and stops when the last one is done;
+/// `total` is rounded down to a multiple of `concurrency`.
 pub async fn throughput(target: Target, total: u64, concurrency: usize) -> anyhow::Result<f64> {
     let callers = concurrency.max(1);
     let per = total / callers as u64;
