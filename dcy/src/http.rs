@@ -233,7 +233,6 @@ impl HttpClient {
             headers,
             body,
             tried: Vec::new(),
-            sent_to: 0,
             last: None,
         };
         // The common case, kept small because the future of every request
@@ -244,13 +243,13 @@ impl HttpClient {
         let first = match self.pick_warm(name, &target, &attempt.method) {
             Some(Some(picked)) => self
                 .prepared(&mut attempt, picked)
-                .map(reqwest::RequestBuilder::send),
+                .map(|(req, id)| (req.send(), id)),
             _ => None,
         };
-        if let Some(pending) = first {
+        if let Some((pending, id)) = first {
             match pending.await {
                 Ok(resp) => return Ok(resp),
-                Err(e) => self.failed(&mut attempt, e)?,
+                Err(e) => self.failed(&mut attempt, id, e)?,
             }
         }
         Box::pin(self.retry(attempt)).await
@@ -270,15 +269,12 @@ impl HttpClient {
             else {
                 break;
             };
-            let Some(pending) = self
-                .prepared(&mut attempt, picked)
-                .map(reqwest::RequestBuilder::send)
-            else {
+            let Some((req, id)) = self.prepared(&mut attempt, picked) else {
                 continue;
             };
-            match pending.await {
+            match req.send().await {
                 Ok(resp) => return Ok(resp),
-                Err(e) => self.failed(&mut attempt, e)?,
+                Err(e) => self.failed(&mut attempt, id, e)?,
             }
         }
         let Attempt {
@@ -298,25 +294,21 @@ impl HttpClient {
         }))
     }
 
-    /// The request to a picked instance with the headers and body; `None`
-    /// (the instance skipped and recorded as tried) when its address
-    /// cannot be put in the URL: a registration mistake of one instance,
-    /// not of the request.
+    /// The request to a picked instance with the headers and body, and the
+    /// instance's [`key`]; `None` (the instance skipped and recorded as
+    /// tried) when its address cannot be put in the URL: a registration
+    /// mistake of one instance, not of the request.
     fn prepared(
         &self,
         attempt: &mut Attempt<'_>,
         Picked { req, id }: Picked,
-    ) -> Option<reqwest::RequestBuilder> {
+    ) -> Option<(reqwest::RequestBuilder, u64)> {
         match req {
-            Ok(req) => {
-                attempt.sent_to = id;
-                let headers = (!attempt.headers.is_empty()).then(|| attempt.headers.clone());
-                Some(with_parts(
-                    req,
-                    headers.unwrap_or_default(),
-                    attempt.body.clone(),
-                ))
-            }
+            // (Cloning an empty header map allocates nothing.)
+            Ok(req) => Some((
+                with_parts(req, attempt.headers.clone(), attempt.body.clone()),
+                id,
+            )),
             Err(e) => {
                 tracing::warn!(service = %attempt.name, error = %e, "skipping an instance");
                 self.eject(id);
@@ -327,16 +319,16 @@ impl HttpClient {
         }
     }
 
-    /// Records a failed attempt on the instance tried last; `Err` when the
-    /// request must not be tried again (it may have been sent, and its
+    /// Records a failed attempt on instance `id` (its [`key`]); `Err` when
+    /// the request must not be tried again (it may have been sent, and its
     /// method is not idempotent).
-    fn failed(&self, attempt: &mut Attempt<'_>, e: reqwest::Error) -> Result<()> {
+    fn failed(&self, attempt: &mut Attempt<'_>, id: u64, e: reqwest::Error) -> Result<()> {
         let (method, url, name) = (&attempt.method, attempt.url, attempt.name);
         // A builder error (the URL reqwest was given) never left.
         let never_sent = e.is_connect() || e.is_builder();
-        attempt.tried.push(attempt.sent_to);
+        attempt.tried.push(id);
         if never_sent {
-            self.eject(attempt.sent_to);
+            self.eject(id);
         }
         // The instance's address, from the URL it was sent to.
         let via = e
@@ -364,8 +356,6 @@ struct Attempt<'a> {
     /// [`key`] of the instances that failed or were skipped, in order
     /// (empty, not allocated, when the first instance answers).
     tried: Vec<u64>,
-    /// [`key`] of the instance the request was sent to last.
-    sent_to: u64,
     last: Option<Error>,
 }
 

@@ -85,13 +85,8 @@ impl Instance {
     /// `host:port` (IPv6 in brackets), for URLs.
     pub fn authority(&self) -> String {
         let mut out = String::with_capacity(self.address.len() + 8);
-        self.push_authority(&mut out);
+        push_authority(&mut out, &self.address, self.port);
         out
-    }
-
-    /// Appends [`Instance::authority`] to `out` (no intermediate string).
-    pub(crate) fn push_authority(&self, out: &mut String) {
-        push_authority(out, &self.address, self.port);
     }
 
     /// [`Instance::authority`], made when the instance was seen, if its

@@ -64,7 +64,7 @@ use events::Recorder;
 use failover::{failover, report_failover};
 use machine::{figure, Load};
 use procs::{agent, discovery, read_until, service, until_workers, Proc};
-use stats::{list, max, median};
+use stats::{list, max, median, min};
 use throughput::{report_throughput, throughput};
 
 const RESULTS: &str = concat!(

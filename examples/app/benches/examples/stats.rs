@@ -14,6 +14,10 @@ pub(crate) fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::NAN, f64::max)
 }
 
+pub(crate) fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::min)
+}
+
 pub(crate) fn list(v: &[f64], digits: usize) -> String {
     v.iter()
         .map(|x| format!("{x:.digits$}"))

@@ -325,7 +325,7 @@ pub(crate) fn report_throughput(
         format!(
             "discovery {a:.0} req/s, fixed {b:.0} req/s (medians of the windows); all windows pooled {:+.1} %; windows from {:+.1} to {:+.1} %",
             x.pooled_pct(),
-            d.iter().copied().fold(f64::NAN, f64::min),
+            min(&d),
             max(&d),
         )
     };
