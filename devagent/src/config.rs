@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
+use crate::acl::{AclConfig, DefaultPolicy, Secret};
 use crate::dns::DnsConfig;
 
 /// Consul version the agent reports.
@@ -28,8 +29,8 @@ pub struct AgentConfig {
     pub dns_addr: Option<SocketAddr>,
     /// The node's address in the catalog (`-bind`).
     pub advertise_addr: IpAddr,
-    /// When set, every request must carry this ACL token.
-    pub acl_token: Option<String>,
+    /// The ACL system (`acl { ... }`).
+    pub acl: AclConfig,
     /// DNS behaviour.
     pub dns: DnsConfig,
     /// `-data-dir`: accepted for compatibility; state is kept in memory.
@@ -49,7 +50,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("http_addr", &self.http_addr)
             .field("dns_addr", &self.dns_addr)
             .field("advertise_addr", &self.advertise_addr)
-            .field("acl_token", &self.acl_token.as_ref().map(|_| "<redacted>"))
+            .field("acl", &self.acl)
             .field("dns", &self.dns)
             .field("data_dir", &self.data_dir)
             .field("min_check_interval", &self.min_check_interval)
@@ -77,7 +78,7 @@ impl Default for AgentConfig {
             http_addr: SocketAddr::new(local, 8500),
             dns_addr: Some(SocketAddr::new(local, 8600)),
             advertise_addr: local,
-            acl_token: None,
+            acl: AclConfig::default(),
             dns: DnsConfig::default(),
             data_dir: None,
             min_check_interval: Duration::from_secs(1),
@@ -163,7 +164,8 @@ pub struct AgentArgs {
     /// Upstream DNS server for names outside `consul.` (repeatable).
     #[arg(long)]
     pub recursor: Vec<String>,
-    /// Require this ACL token on every request (as `acl.tokens.initial_management`).
+    /// Turn ACLs on with default_policy "deny" and this management token
+    /// (`acl.tokens.initial_management`; a config file may set default_policy).
     #[arg(
         long = "acl-initial-management-token",
         env = "DEVAGENT_ACL_TOKEN",
@@ -297,12 +299,8 @@ fn apply_file(
     if let Some(p) = u64_at(v, &["ports", "dns"]) {
         *dns_port = p;
     }
-    let acl_on = bool_at(v, &["acl", "enabled"]).unwrap_or(true);
-    let token = str_at(v, &["acl", "tokens", "initial_management"])
-        .or_else(|| str_at(v, &["acl", "tokens", "master"]))
-        .or_else(|| str_at(v, &["acl_master_token"]));
-    if let Some(t) = token.filter(|_| acl_on) {
-        cfg.acl_token = Some(t.to_string());
+    for empty in cfg.acl.apply_file(v).map_err(ConfigError)? {
+        tracing::warn!("{empty} is empty: an empty token is not a token, ignored");
     }
     if let Some(list) = v.get("recursors").and_then(Value::as_array) {
         cfg.dns.recursors = list
@@ -324,6 +322,21 @@ fn apply_file(
         cfg.dns.enable_truncate = b;
     }
     Ok(())
+}
+
+/// Whether a config file names `acl.default_policy` (then the flag keeps it).
+fn files_set_default_policy(files: &[PathBuf], dirs: &[PathBuf]) -> bool {
+    let args = AgentArgs {
+        config_file: files.to_vec(),
+        config_dir: dirs.to_vec(),
+        ..AgentArgs::default()
+    };
+    config_files(&args).unwrap_or_default().iter().any(|f| {
+        read_file(f).is_ok_and(|v| {
+            v.get("acl").and_then(|a| a.get("default_policy")).is_some()
+                || v.get("acl_default_policy").is_some()
+        })
+    })
 }
 
 impl AgentArgs {
@@ -380,8 +393,13 @@ impl AgentArgs {
                 .map(|r| recursor(r))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(t) = &self.acl_token {
-            cfg.acl_token = Some(t.clone());
+        if let Some(t) = self.acl_token.as_ref().filter(|t| !t.is_empty()) {
+            let explicit_policy = files_set_default_policy(&self.config_file, &self.config_dir);
+            cfg.acl.enabled = true;
+            if !explicit_policy {
+                cfg.acl.default_policy = DefaultPolicy::Deny;
+            }
+            cfg.acl.tokens.initial_management = Some(Secret::new(t.clone()));
         }
         if cfg.advertise_addr.is_unspecified() {
             cfg.advertise_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -464,7 +482,15 @@ mod tests {
         assert_eq!(cfg.dns_addr.unwrap().port(), 9600);
         assert_eq!(cfg.node_name, "from-hcl");
         assert_eq!(cfg.datacenter, "dc2");
-        assert_eq!(cfg.acl_token.as_deref(), Some("s3cret"));
+        assert!(cfg.acl.enabled);
+        assert_eq!(
+            cfg.acl
+                .tokens
+                .initial_management
+                .as_ref()
+                .map(Secret::expose),
+            Some("s3cret")
+        );
         assert!(!format!("{cfg:?}").contains("s3cret"));
     }
 

@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod acl;
 mod checks;
 pub mod cli;
 pub mod config;
@@ -38,6 +39,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use acl::{AclConfig, AclTokens, DefaultPolicy, Secret};
 pub use config::{AgentConfig, CONSUL_VERSION};
 pub use dns::DnsConfig;
 pub use error::ApiError;
@@ -130,9 +132,20 @@ impl AgentBuilder {
         self
     }
 
-    /// Requires this ACL token on every request.
-    pub fn acl_token(mut self, token: impl Into<String>) -> Self {
-        self.config.acl_token = Some(token.into());
+    /// The ACL system's settings (`acl { ... }`).
+    pub fn acl(mut self, acl: AclConfig) -> Self {
+        self.config.acl = acl;
+        self
+    }
+
+    /// ACLs on with `default_policy = "deny"` and this management token
+    /// (`acl.tokens.initial_management`): what a test that wants "nothing
+    /// without a token" needs. An empty token is no token.
+    pub fn initial_management(mut self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.config.acl.enabled = true;
+        self.config.acl.default_policy = DefaultPolicy::Deny;
+        self.config.acl.tokens.initial_management = (!token.is_empty()).then(|| Secret::new(token));
         self
     }
 
@@ -210,6 +223,36 @@ impl AgentHandle {
         for t in self.tasks {
             let _ = t.await;
         }
+    }
+}
+
+/// Says, once at start, what a user must know about the ACL settings: how to
+/// get in when nothing lets them, and that `allow` leaves everything open.
+/// Never prints a token.
+fn log_acl_advice(cfg: &AclConfig, acl: &acl::Acl, http: SocketAddr) {
+    if !cfg.enabled {
+        return;
+    }
+    match cfg.default_policy {
+        DefaultPolicy::Deny if !acl.has_management_token() => tracing::warn!(
+            "ACLs are enabled with default_policy \"deny\" and no acl.tokens.initial_management: \
+             every request without a token is denied. Bootstrap once with \
+             `curl -X PUT http://{http}/v1/acl/bootstrap` (or `consul acl bootstrap`) and send the \
+             SecretID it returns as X-Consul-Token (CONSUL_HTTP_TOKEN)"
+        ),
+        DefaultPolicy::Deny => tracing::info!(
+            "ACLs are enabled with default_policy \"deny\"; the management token is acl.tokens.initial_management"
+        ),
+        DefaultPolicy::Allow => tracing::warn!(
+            "ACLs are enabled with default_policy \"allow\": requests without a token may do everything \
+             except manage ACLs. Set acl.default_policy = \"deny\" to require tokens"
+        ),
+    }
+    if acl.down_policy() != "extend-cache" {
+        tracing::debug!(
+            down_policy = acl.down_policy(),
+            "acl.down_policy has no effect on a single agent"
+        );
     }
 }
 
@@ -310,10 +353,11 @@ impl Agent {
                 .unwrap_or_default(),
             recursors: cfg.dns.recursors.iter().map(ToString::to_string).collect(),
         });
+        let acl = Arc::new(acl::Acl::new(&cfg.acl, Arc::clone(&store)));
         let app = http::App {
             store: Arc::clone(&store),
             info,
-            acl_token: cfg.acl_token.as_deref().map(Arc::from),
+            acl: Arc::clone(&acl),
             runner: CheckRunner::new(Arc::clone(&store), shutdown.clone()),
             shapes: Arc::new(http::Shapes::new()),
             metrics: Arc::clone(&metrics),
@@ -337,7 +381,12 @@ impl Agent {
             http::serve(http, router, async move { stop.cancelled().await }).await;
         }));
         if let Some((udp, tcp)) = dns {
-            let handler = dns::DnsHandler::new(Arc::clone(&store), cfg.dns.clone(), metrics);
+            let handler = dns::DnsHandler::new(
+                Arc::clone(&store),
+                cfg.dns.clone(),
+                metrics,
+                Arc::clone(&acl),
+            );
             let mut server = hickory_server::ServerFuture::new(handler);
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(5));
@@ -354,9 +403,10 @@ impl Agent {
             dns = %dns_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
             node = %cfg.node_name,
             datacenter = %cfg.datacenter,
-            acl = cfg.acl_token.is_some(),
+            acl = acl.enabled(),
             "devagent started"
         );
+        log_acl_advice(&cfg.acl, &acl, http_addr);
         Ok(AgentHandle {
             http_addr,
             dns_addr,

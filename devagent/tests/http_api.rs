@@ -537,16 +537,19 @@ async fn catalog_register_and_deregister_external_nodes() {
 }
 
 #[tokio::test]
-async fn acl_token_is_required_when_configured() {
-    let a = support::start_with(devagent::Agent::builder().acl_token("s3cret")).await;
+async fn the_initial_management_token_is_read_from_query_header_and_bearer() {
+    let a = support::start_with(devagent::Agent::builder().initial_management("s3cret")).await;
+    // Without a token the anonymous token reads nothing: an empty list, as Consul.
     let r = a.get("/v1/catalog/services").await;
-    assert_eq!(r.status, 403);
+    assert_eq!((r.status, r.json()), (200, json!({})));
     assert_eq!(
         r.header("X-Consul-Default-ACL-Policy").as_deref(),
         Some("deny")
     );
-    assert_eq!(a.get("/v1/catalog/services?token=wrong").await.status, 403);
-    assert_eq!(a.get("/v1/catalog/services?token=s3cret").await.status, 200);
+    let r = a.get("/v1/catalog/services?token=wrong").await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+    let r = a.get("/v1/catalog/services?token=s3cret").await;
+    assert_eq!(r.json()["consul"], json!([]));
     let url = format!("{}/v1/kv/x", a.base);
     let with_header = a
         .http
@@ -559,6 +562,8 @@ async fn acl_token_is_required_when_configured() {
     assert_eq!(with_header.status(), 200);
     let bearer = a.http.get(&url).bearer_auth("s3cret").send().await.unwrap();
     assert_eq!(bearer.status(), 200);
+    let anonymous = a.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 403);
     a.shutdown().await;
 }
 

@@ -29,7 +29,7 @@ pub(crate) use agent::{
 pub(crate) use catalog::{
     CatalogCheckIn, CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER,
 };
-pub(crate) use fields::WeightsIn;
+pub(crate) use fields::{dur, null_default, WeightsIn};
 pub(crate) use session::{SessionCreate, SESSION_CREATE};
 
 /// The shape of a JSON document, enough to canonicalize its keys.

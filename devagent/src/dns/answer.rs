@@ -141,8 +141,11 @@ impl DnsHandler {
         }
         drop(inner);
         let only_passing = self.cfg.only_passing;
+        let authz = self.acl.dns_authz();
+        let mut memo = crate::acl::ReadMemo::default();
         let mut entries: Vec<HealthEntry> = entries
             .into_iter()
+            .filter(|e| authz.entry_readable(&mut memo, &e.node.name, &e.service.name))
             .filter(|e| {
                 tags.iter()
                     .all(|t| e.service.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
@@ -251,7 +254,7 @@ impl DnsHandler {
                 .find(|n| n.name.eq_ignore_ascii_case(node))
                 .cloned()
         };
-        let Some(n) = found else {
+        let Some(n) = found.filter(|n| self.acl.dns_authz().node_read(&n.name)) else {
             return self.nxdomain();
         };
         let mut out = Answer {
@@ -293,18 +296,21 @@ impl DnsHandler {
             _ => return None,
         };
         let dc = self.dc();
+        let authz = self.acl.dns_authz();
         let target = {
             let inner = self.store.lock();
             let node = inner
                 .nodes
                 .values()
                 .find(|n| n.address.parse::<IpAddr>().ok() == Some(ip))
+                .filter(|n| authz.node_read(&n.name))
                 .map(|n| format!("{}.node.{dc}.consul.", n.name));
             node.or_else(|| {
                 inner
                     .services
                     .values()
                     .find(|s| s.address.parse::<IpAddr>().ok() == Some(ip))
+                    .filter(|s| authz.service_read(&s.name))
                     .map(|s| format!("{}.service.{dc}.consul.", s.name))
             })
         }?;

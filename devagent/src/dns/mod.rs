@@ -76,14 +76,22 @@ pub(crate) struct DnsHandler {
     cfg: DnsConfig,
     metrics: Arc<Metrics>,
     domain: Name,
+    /// Answers carry what the `dns` (else `default`, else anonymous) token may read.
+    acl: Arc<crate::acl::Acl>,
 }
 
 impl DnsHandler {
-    pub(crate) fn new(store: Arc<Store>, cfg: DnsConfig, metrics: Arc<Metrics>) -> DnsHandler {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        cfg: DnsConfig,
+        metrics: Arc<Metrics>,
+        acl: Arc<crate::acl::Acl>,
+    ) -> DnsHandler {
         DnsHandler {
             store,
             cfg,
             metrics,
+            acl,
             domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
         }
     }

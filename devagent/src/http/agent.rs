@@ -12,7 +12,10 @@ use axum::Router;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{apply_filter, endpoint, json, read_json, to_json, with_body, App, Params};
+use super::{
+    apply_filter, endpoint, json, read_json, set_filtered, to_json, with_body, App, Caller, Params,
+};
+use crate::acl::{Global, Kind, Level, Resource};
 use crate::decode::{
     CheckIn, CheckUpdate, ServiceDefinition, CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION,
 };
@@ -64,9 +67,12 @@ pub(super) fn routes() -> Router<App> {
         )
         .route("/v1/agent/leave", endpoint(PUT, leave))
         .route("/v1/agent/join/{*addr}", endpoint(PUT, join))
-        .route("/v1/agent/force-leave/{*node}", endpoint(PUT, ok))
-        .route("/v1/agent/reload", endpoint(PUT, ok))
-        .route("/v1/agent/token/{*kind}", endpoint(PUT, token))
+        .route("/v1/agent/force-leave/{*node}", endpoint(PUT, force_leave))
+        .route("/v1/agent/reload", endpoint(PUT, reload))
+        .route(
+            "/v1/agent/token/{*kind}",
+            endpoint(PUT, crate::acl::http::agent_token),
+        )
 }
 
 fn member(app: &App) -> serde_json::Value {
@@ -76,7 +82,7 @@ fn member(app: &App) -> serde_json::Value {
         "Addr": i.advertise_addr.to_string(),
         "Port": 8301,
         "Tags": {
-            "acls": if app.acl_token.is_some() { "1" } else { "0" },
+            "acls": if app.acl.enabled() { "1" } else { "0" },
             "bootstrap": "1",
             "build": format!("{}:{}", i.version, i.revision),
             "dc": i.datacenter,
@@ -103,7 +109,68 @@ fn member(app: &App) -> serde_json::Value {
     })
 }
 
-async fn agent_self(State(app): State<App>) -> Result<Response, ApiError> {
+/// The name of an agent-local service, by ID.
+fn service_name(app: &App, id: &str) -> Option<String> {
+    let inner = app.store.lock();
+    inner
+        .services
+        .get(&(app.info.node_name.clone(), id.to_string()))
+        .filter(|s| inner.agent_services.contains(&s.id))
+        .map(|s| s.name.clone())
+}
+
+/// Consul's `vetServiceUpdate`: write on the service the ID names.
+fn vet_service_update(app: &App, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    match service_name(app, id) {
+        Some(name) => caller.authz.need(Kind::Service, Level::Write, &name),
+        None => Err(ApiError::not_found(format!(
+            "Unknown service ID {id:?}. Ensure that the service ID is passed, not the service name."
+        ))),
+    }
+}
+
+/// Write on what a check belongs to: its service, else this node.
+fn vet_check_owner(app: &App, caller: &Caller, service: &str) -> Result<(), ApiError> {
+    if service.is_empty() {
+        caller
+            .authz
+            .need(Kind::Node, Level::Write, &app.info.node_name)
+    } else {
+        caller.authz.need(Kind::Service, Level::Write, service)
+    }
+}
+
+/// Consul's `vetCheckUpdate`: write on the check's service or node.
+fn vet_check_update(app: &App, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    if caller.authz.is_disabled() {
+        return Ok(());
+    }
+    let owner = {
+        let inner = app.store.lock();
+        inner
+            .checks
+            .get(&(app.info.node_name.clone(), id.to_string()))
+            .filter(|_| inner.agent_checks.contains_key(id))
+            .map(|c| c.service_name.clone())
+    };
+    match owner {
+        Some(service) => vet_check_owner(app, caller, &service),
+        None => Err(ApiError::not_found(format!(
+            "Unknown check ID {id:?}. Ensure that the check ID is passed, not the check name."
+        ))),
+    }
+}
+
+fn agent_write(app: &App, caller: &Caller) -> Result<(), ApiError> {
+    caller
+        .authz
+        .need(Kind::Agent, Level::Write, &app.info.node_name)
+}
+
+async fn agent_self(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    caller
+        .authz
+        .need(Kind::Agent, Level::Read, &app.info.node_name)?;
     let i = &app.info;
     let (services, checks, ttls) = app.store.agent_stats();
     json(&json!({
@@ -138,7 +205,7 @@ async fn agent_self(State(app): State<App>) -> Result<Response, ApiError> {
             "SerfPortLAN": 8301,
             "SerfPortWAN": 8302,
             "GRPCPort": 8502,
-            "ACLsEnabled": app.acl_token.is_some()
+            "ACLsEnabled": app.acl.enabled()
         },
         "Coord": {"Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5},
         "Member": member(&app),
@@ -173,7 +240,11 @@ async fn version(State(app): State<App>) -> Result<Response, ApiError> {
     }))
 }
 
-async fn members(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn members(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     if p.flag("wan").unwrap_or(false) && p.has("segment") {
         return Err(ApiError::bad_request(
@@ -185,14 +256,29 @@ async fn members(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Respon
         m["Name"] = json!(format!("{}.{}", app.info.node_name, app.info.datacenter));
         m["Port"] = json!(8302);
     }
-    json(&[m])
+    // The one member is this node: listed when the token may read it.
+    let visible = caller.authz.node_read(&app.info.node_name);
+    let list: Vec<serde_json::Value> = if visible { vec![m] } else { Vec::new() };
+    let mut resp = json(&list)?;
+    set_filtered(&mut resp, &caller, !visible);
+    Ok(resp)
 }
 
-async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn services(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, Some(&app.shapes.agent_service))?;
     let dc = &app.info.datacenter;
-    let list = app.store.lock().agent_services(&app.info.node_name);
+    let mut list = app.store.lock().agent_services(&app.info.node_name);
+    // ACLs filter before the user's filter, so it only sees what may be read.
+    let total = list.len();
+    if !caller.authz.is_disabled() {
+        list.retain(|s| caller.authz.service_read(&s.name));
+    }
+    let filtered = list.len() != total;
     let list = apply_filter(opts.filter.as_ref(), list, |s| {
         serde_json::to_value(AgentServiceOut::new(s, dc, None))
     });
@@ -200,7 +286,9 @@ async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Respo
         .iter()
         .map(|s| (s.id.as_str(), AgentServiceOut::new(s, dc, None)))
         .collect();
-    json(&map)
+    let mut resp = json(&map)?;
+    set_filtered(&mut resp, &caller, filtered);
+    Ok(resp)
 }
 
 fn content_hash(bytes: &[u8]) -> String {
@@ -210,6 +298,7 @@ fn content_hash(bytes: &[u8]) -> String {
 
 async fn service(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -223,11 +312,11 @@ async fn service(
     let hash = p.get("hash").filter(|h| !h.is_empty()).map(str::to_string);
     let node = app.info.node_name.clone();
     let dc = app.info.datacenter.clone();
-    let render = |s: &crate::types::Service| -> Option<(String, bytes::Bytes)> {
+    let render = |s: &crate::types::Service| -> Option<(String, bytes::Bytes, String)> {
         let plain = to_json(&AgentServiceOut::new(s, &dc, None)).ok()?;
         let h = content_hash(&plain);
         let body = to_json(&AgentServiceOut::new(s, &dc, Some(h.clone()))).ok()?;
-        Some((h, body))
+        Some((h, body, s.name.clone()))
     };
     let found = app
         .store
@@ -241,12 +330,13 @@ async fn service(
                     .get(&(node.clone(), id.clone()))
                     .filter(|s| inner.agent_services.contains(&s.id))
                     .and_then(|s| render(s));
-                (svc.as_ref().map(|(h, _)| h.clone()), svc)
+                (svc.as_ref().map(|(h, _, _)| h.clone()), svc)
             },
         )
         .await;
     match found {
-        Some((h, body)) => {
+        Some((h, body, name)) => {
+            caller.authz.need(Kind::Service, Level::Read, &name)?;
             let mut resp = with_body(StatusCode::OK, "application/json", body);
             if let Ok(v) = HeaderValue::from_str(&h) {
                 resp.headers_mut().insert("X-Consul-ContentHash", v);
@@ -257,10 +347,26 @@ async fn service(
     }
 }
 
-async fn checks(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn checks(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, Some(&app.shapes.check))?;
-    let list = app.store.lock().agent_checks(&app.info.node_name);
+    let mut list = app.store.lock().agent_checks(&app.info.node_name);
+    let total = list.len();
+    if !caller.authz.is_disabled() {
+        let node_ok = caller.authz.node_read(&app.info.node_name);
+        list.retain(|c| {
+            if c.service_name.is_empty() {
+                node_ok
+            } else {
+                caller.authz.service_read(&c.service_name)
+            }
+        });
+    }
+    let filtered = list.len() != total;
     let list = apply_filter(opts.filter.as_ref(), list, |c| {
         serde_json::to_value(CheckOut::from(&**c))
     });
@@ -268,11 +374,14 @@ async fn checks(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Respons
         .iter()
         .map(|c| (c.check_id.as_str(), CheckOut::from(&**c)))
         .collect();
-    json(&map)
+    let mut resp = json(&map)?;
+    set_filtered(&mut resp, &caller, filtered);
+    Ok(resp)
 }
 
 async fn service_register(
     State(app): State<App>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -281,6 +390,19 @@ async fn service_register(
         ApiError::bad_request("Invalid value for replace-existing-checks: use true or false")
     })?;
     let def: ServiceDefinition = read_json(body, &SERVICE_DEFINITION).await?;
+    // Consul's vetServiceRegister: write on the service, and on the service
+    // an existing registration with this ID holds.
+    if !def.name.is_empty() {
+        caller.authz.need(Kind::Service, Level::Write, &def.name)?;
+        let id = if def.id.is_empty() {
+            &def.name
+        } else {
+            &def.id
+        };
+        if let Some(existing) = service_name(&app, id) {
+            caller.authz.need(Kind::Service, Level::Write, &existing)?;
+        }
+    }
     let spawns = app.store.agent_register_service(def, replace)?;
     app.runner.spawn_all(spawns);
     Ok(StatusCode::OK.into_response())
@@ -288,14 +410,43 @@ async fn service_register(
 
 async fn service_deregister(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if !caller.authz.is_disabled() {
+        vet_service_update(&app, &caller, &id)?;
+    }
     app.store.agent_deregister_service(&id)?;
     Ok(StatusCode::OK.into_response())
 }
 
-async fn check_register(State(app): State<App>, body: Body) -> Result<Response, ApiError> {
+async fn check_register(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, ApiError> {
     let input: CheckIn = read_json(body, &CHECK_DEFINITION).await?;
+    if !caller.authz.is_disabled() && !input.name.is_empty() {
+        let owner = if input.service_id.is_empty() {
+            Some(String::new())
+        } else {
+            service_name(&app, &input.service_id)
+        };
+        // An unknown ServiceID is the store's 404; the check is vetted by what it joins.
+        if let Some(owner) = owner {
+            vet_check_owner(&app, &caller, &owner)?;
+        }
+        let id = [&input.check_id, &input.id, &input.name]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        if let Err(e) = vet_check_update(&app, &caller, &id) {
+            if e.status != StatusCode::NOT_FOUND {
+                return Err(e);
+            }
+        }
+    }
     if let Some(spawn) = app.store.agent_register_check(input)? {
         app.runner.spawn_all(vec![spawn]);
     }
@@ -304,13 +455,22 @@ async fn check_register(State(app): State<App>, body: Body) -> Result<Response, 
 
 async fn check_deregister(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    vet_check_update(&app, &caller, &id)?;
     app.store.agent_deregister_check(&id)?;
     Ok(StatusCode::OK.into_response())
 }
 
-fn ttl_update(app: &App, id: &str, q: Option<&str>, status: Status) -> Result<Response, ApiError> {
+fn ttl_update(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    q: Option<&str>,
+    status: Status,
+) -> Result<Response, ApiError> {
+    vet_check_update(app, caller, id)?;
     let p = Params::parse(q);
     app.store
         .agent_update_ttl(id, status, p.get("note").unwrap_or(""))?;
@@ -319,34 +479,39 @@ fn ttl_update(app: &App, id: &str, q: Option<&str>, status: Status) -> Result<Re
 
 async fn check_pass(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    ttl_update(&app, &id, q.as_deref(), Status::Passing)
+    ttl_update(&app, &caller, &id, q.as_deref(), Status::Passing)
 }
 
 async fn check_warn(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    ttl_update(&app, &id, q.as_deref(), Status::Warning)
+    ttl_update(&app, &caller, &id, q.as_deref(), Status::Warning)
 }
 
 async fn check_fail(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    ttl_update(&app, &id, q.as_deref(), Status::Critical)
+    ttl_update(&app, &caller, &id, q.as_deref(), Status::Critical)
 }
 
 async fn check_update(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let update: CheckUpdate = read_json(body, &CHECK_UPDATE).await?;
+    vet_check_update(&app, &caller, &id)?;
     let status = Status::parse(&update.status).ok_or_else(|| {
         ApiError::bad_request(format!("Invalid check status: '{}'", update.status))
     })?;
@@ -364,6 +529,7 @@ fn enable_param(p: &Params) -> Result<bool, ApiError> {
 
 async fn service_maintenance(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -372,6 +538,9 @@ async fn service_maintenance(
         return Err(ApiError::bad_request("Missing service ID"));
     }
     let enable = enable_param(&p)?;
+    if !caller.authz.is_disabled() {
+        vet_service_update(&app, &caller, &id)?;
+    }
     app.store
         .service_maintenance(&id, enable, p.get("reason").unwrap_or(""))?;
     Ok(StatusCode::OK.into_response())
@@ -379,10 +548,14 @@ async fn service_maintenance(
 
 async fn node_maintenance(
     State(app): State<App>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let enable = enable_param(&p)?;
+    caller
+        .authz
+        .need(Kind::Node, Level::Write, &app.info.node_name)?;
     app.store
         .node_maintenance(enable, p.get("reason").unwrap_or(""));
     Ok(StatusCode::OK.into_response())
@@ -450,10 +623,12 @@ fn health_response(
 
 async fn health_by_name(
     State(app): State<App>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    caller.authz.need(Kind::Service, Level::Read, &name)?;
     let p = Params::parse(q.as_deref());
     let text = wants_text(&p, &headers);
     let list = app.store.agent_health(Some(&name), None);
@@ -486,10 +661,14 @@ async fn health_by_name(
 
 async fn health_by_id(
     State(app): State<App>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some(name) = service_name(&app, &id) {
+        caller.authz.need(Kind::Service, Level::Read, &name)?;
+    }
     let p = Params::parse(q.as_deref());
     let text = wants_text(&p, &headers);
     let list = app.store.agent_health(None, Some(&id));
@@ -508,36 +687,32 @@ async fn health_by_id(
     }
 }
 
-async fn leave(State(app): State<App>) -> Response {
+async fn leave(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    agent_write(&app, &caller)?;
     tracing::info!("PUT /v1/agent/leave: shutting down");
     app.leave.cancel();
-    StatusCode::OK.into_response()
+    Ok(StatusCode::OK.into_response())
 }
 
-async fn join(Path(addr): Path<String>) -> Result<Response, ApiError> {
+async fn reload(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    agent_write(&app, &caller)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn force_leave(caller: Caller) -> Result<Response, ApiError> {
+    caller
+        .authz
+        .require(Resource::Global(Global::Operator), Level::Write, "")?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn join(
+    State(app): State<App>,
+    caller: Caller,
+    Path(addr): Path<String>,
+) -> Result<Response, ApiError> {
+    agent_write(&app, &caller)?;
     Err(ApiError::internal(format!(
         "devagent is a single-node agent and cannot join {addr}; point clients at one agent"
     )))
-}
-
-async fn ok() -> Response {
-    StatusCode::OK.into_response()
-}
-
-async fn token(State(app): State<App>, Path(kind): Path<String>) -> Result<Response, ApiError> {
-    if app.acl_token.is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "ACL support disabled",
-        ));
-    }
-    match kind.as_str() {
-        "default"
-        | "agent"
-        | "agent_recovery"
-        | "agent_master"
-        | "replication"
-        | "config_file_service_registration" => Ok(StatusCode::OK.into_response()),
-        other => Err(ApiError::not_found(format!("Token {other:?} is unknown"))),
-    }
 }

@@ -11,7 +11,10 @@ use axum::Router;
 use serde::Serialize;
 
 use super::health::node_meta_ok;
-use super::{apply_filter, endpoint, json, json_meta, read_json, App, Params, ReadOpts};
+use super::{
+    apply_filter, endpoint, json, json_meta, read_json, set_filtered, App, Caller, Params, ReadOpts,
+};
+use crate::acl::{Kind, Level, ReadMemo};
 use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
 use crate::error::ApiError;
 use crate::state::{Subscription, Topic};
@@ -40,21 +43,43 @@ async fn missing_service() -> ApiError {
     ApiError::bad_request("Missing service name")
 }
 
-/// Service instances with their nodes after `node-meta` and `filter`.
+/// Instances of services with their nodes.
+type ServiceNodes = Vec<(Arc<Node>, Arc<Service>)>;
+
+/// Leaves out the instances the caller may not read (node and service read).
+/// True when something was left out.
+fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
+    if caller.authz.is_disabled() {
+        return false;
+    }
+    let total = list.len();
+    let mut memo = ReadMemo::default();
+    list.retain(|(n, s)| caller.authz.entry_readable(&mut memo, &n.name, &s.name));
+    list.len() != total
+}
+
+/// Service instances with their nodes after ACLs, `node-meta` and `filter`.
 fn filter_service_nodes(
-    list: Vec<(Arc<Node>, Arc<Service>)>,
+    mut list: ServiceNodes,
     opts: &ReadOpts,
-) -> Vec<(Arc<Node>, Arc<Service>)> {
+    caller: &Caller,
+) -> (ServiceNodes, bool) {
+    let filtered = acl_filter_service_nodes(caller, &mut list);
     let list: Vec<_> = list
         .into_iter()
         .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
         .collect();
-    apply_filter(opts.filter.as_ref(), list, |(n, s)| {
+    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
         serde_json::to_value(ServiceNodeOut::new(n, s))
-    })
+    });
+    (list, filtered)
 }
 
-async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn services(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
     let (index, list) = app
@@ -65,18 +90,28 @@ async fn services(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Respo
             |inner| inner.all_service_nodes(),
         )
         .await;
-    let list = filter_service_nodes(list, &opts);
+    // Consul lists the services the token may read (service:read only).
+    let mut list = list;
+    let total = list.len();
+    if !caller.authz.is_disabled() {
+        list.retain(|(_, s)| caller.authz.service_read(&s.name));
+    }
+    let acl_filtered = list.len() != total;
+    let (list, _) = filter_service_nodes(list, &opts, &caller);
     let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (_, s) in &list {
         map.entry(s.name.as_str())
             .or_default()
             .extend(s.tags.iter().map(String::as_str));
     }
-    json_meta(&map, index, Some(opts.consistency))
+    let mut resp = json_meta(&map, index, Some(opts.consistency))?;
+    set_filtered(&mut resp, &caller, acl_filtered);
+    Ok(resp)
 }
 
 async fn service(
     State(app): State<App>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -91,15 +126,21 @@ async fn service(
             |inner| inner.catalog_service(&name, &tags),
         )
         .await;
-    let list = filter_service_nodes(list, &opts);
+    let (list, filtered) = filter_service_nodes(list, &opts, &caller);
     let out: Vec<ServiceNodeOut<'_>> = list
         .iter()
         .map(|(n, s)| ServiceNodeOut::new(n, s))
         .collect();
-    json_meta(&out, index, Some(opts.consistency))
+    let mut resp = json_meta(&out, index, Some(opts.consistency))?;
+    set_filtered(&mut resp, &caller, filtered);
+    Ok(resp)
 }
 
-async fn nodes(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn nodes(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, Some(&app.shapes.node))?;
     let (index, list) = app
@@ -110,13 +151,21 @@ async fn nodes(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response
             |inner| inner.catalog_nodes(),
         )
         .await;
+    let total = list.len();
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|n| caller.authz.is_disabled() || caller.authz.node_read(&n.name))
+        .collect();
+    let filtered = list.len() != total;
     let list: Vec<_> = list
         .into_iter()
         .filter(|n| node_meta_ok(&n.meta, &opts.node_meta))
         .collect();
     let list = apply_filter(opts.filter.as_ref(), list, |n| serde_json::to_value(&**n));
     let out: Vec<&Node> = list.iter().map(|n| &**n).collect();
-    json_meta(&out, index, Some(opts.consistency))
+    let mut resp = json_meta(&out, index, Some(opts.consistency))?;
+    set_filtered(&mut resp, &caller, filtered);
+    Ok(resp)
 }
 
 #[derive(Serialize)]
@@ -139,12 +188,14 @@ enum ServicesLayout {
 /// A node with its services after `filter`, or `null` for an unknown node.
 async fn node_response(
     app: &App,
+    caller: &Caller,
     node: &str,
     q: Option<&str>,
     layout: ServicesLayout,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(q);
     let opts = app.read_opts(&p, Some(&app.shapes.node_service))?;
+    let mut acl_filtered = false;
     let (index, view) = app
         .store
         .blocking(
@@ -153,9 +204,20 @@ async fn node_response(
             |inner| inner.catalog_node(node),
         )
         .await;
-    let Some(view) = view else {
+    let Some(mut view) = view else {
         return json_meta(&serde_json::Value::Null, index, Some(opts.consistency));
     };
+    // No node read: as if there were no node. Services need service read.
+    if !caller.authz.is_disabled() {
+        if !caller.authz.node_read(&view.node.name) {
+            let mut resp = json_meta(&serde_json::Value::Null, index, Some(opts.consistency))?;
+            set_filtered(&mut resp, caller, true);
+            return Ok(resp);
+        }
+        let total = view.services.len();
+        view.services.retain(|s| caller.authz.service_read(&s.name));
+        acl_filtered = view.services.len() != total;
+    }
     let services = apply_filter(opts.filter.as_ref(), view.services, |s| {
         serde_json::to_value(NodeServiceOut::from(&**s))
     });
@@ -167,56 +229,174 @@ async fn node_response(
                 .iter()
                 .map(|s| (s.id.as_str(), NodeServiceOut::from(&**s)))
                 .collect();
-            json_meta(&NodeOut { node, services }, index, consistency)
+            let mut resp = json_meta(&NodeOut { node, services }, index, consistency)?;
+            set_filtered(&mut resp, caller, acl_filtered);
+            Ok(resp)
         }
         ServicesLayout::List => {
             let services: Vec<NodeServiceOut<'_>> = services
                 .iter()
                 .map(|s| NodeServiceOut::from(&**s))
                 .collect();
-            json_meta(&NodeOut { node, services }, index, consistency)
+            let mut resp = json_meta(&NodeOut { node, services }, index, consistency)?;
+            set_filtered(&mut resp, caller, acl_filtered);
+            Ok(resp)
         }
     }
 }
 
 async fn node(
     State(app): State<App>,
+    caller: Caller,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    node_response(&app, &node, q.as_deref(), ServicesLayout::ById).await
+    node_response(&app, &caller, &node, q.as_deref(), ServicesLayout::ById).await
 }
 
 async fn node_services(
     State(app): State<App>,
+    caller: Caller,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    node_response(&app, &node, q.as_deref(), ServicesLayout::List).await
+    node_response(&app, &caller, &node, q.as_deref(), ServicesLayout::List).await
 }
 
 async fn datacenters(State(app): State<App>) -> Result<Response, ApiError> {
     json(&[&app.info.datacenter])
 }
 
+/// Consul's `vetRegisterWithACL`: node write when the node changes, service
+/// write on the service (and on the one its ID held), and write on what each
+/// check belongs to.
+fn vet_register(app: &App, caller: &Caller, req: &CatalogRegister) -> Result<(), ApiError> {
+    if caller.authz.is_disabled() {
+        return Ok(());
+    }
+    let (changes_node, existing_service, check_services) = {
+        let inner = app.store.lock();
+        let changes_node = match inner.nodes.get(&req.node) {
+            None => true,
+            Some(n) => {
+                !req.skip_node_update
+                    && (n.address != req.address
+                        || (!req.id.is_empty() && n.id != req.id)
+                        || n.meta != req.node_meta)
+            }
+        };
+        let svc = |id: &str| {
+            inner
+                .services
+                .get(&(req.node.clone(), id.to_string()))
+                .map(|s| s.name.clone())
+        };
+        let existing_service = req
+            .service
+            .as_ref()
+            .and_then(|s| svc(if s.id.is_empty() { &s.service } else { &s.id }));
+        let checks: Vec<String> = req
+            .check
+            .iter()
+            .chain(req.checks.iter())
+            .map(|c| {
+                if c.service_id.is_empty() {
+                    String::new()
+                } else {
+                    match &req.service {
+                        Some(s)
+                            if s.id == c.service_id
+                                || (s.id.is_empty() && s.service == c.service_id) =>
+                        {
+                            s.service.clone()
+                        }
+                        _ => svc(&c.service_id).unwrap_or_default(),
+                    }
+                }
+            })
+            .collect();
+        (changes_node, existing_service, checks)
+    };
+    if changes_node {
+        caller.authz.need(Kind::Node, Level::Write, &req.node)?;
+    }
+    if let Some(s) = &req.service {
+        caller.authz.need(Kind::Service, Level::Write, &s.service)?;
+        if let Some(old) = existing_service {
+            caller.authz.need(Kind::Service, Level::Write, &old)?;
+        }
+    }
+    for service in check_services {
+        if service.is_empty() {
+            caller.authz.need(Kind::Node, Level::Write, &req.node)?;
+        } else {
+            caller.authz.need(Kind::Service, Level::Write, &service)?;
+        }
+    }
+    Ok(())
+}
+
+/// Consul's `vetDeregisterWithACL`.
+fn vet_deregister(app: &App, caller: &Caller, req: &CatalogDeregister) -> Result<(), ApiError> {
+    if caller.authz.is_disabled() || req.node.is_empty() {
+        return Ok(());
+    }
+    if !req.service_id.is_empty() {
+        let name = app
+            .store
+            .lock()
+            .services
+            .get(&(req.node.clone(), req.service_id.clone()))
+            .map(|s| s.name.clone());
+        return match name {
+            Some(n) => caller.authz.need(Kind::Service, Level::Write, &n),
+            None => Err(ApiError::internal(format!(
+                "Unknown service ID '{}'",
+                req.service_id
+            ))),
+        };
+    }
+    if !req.check_id.is_empty() {
+        let owner = app
+            .store
+            .lock()
+            .checks
+            .get(&(req.node.clone(), req.check_id.clone()))
+            .map(|c| c.service_name.clone());
+        return match owner {
+            Some(s) if !s.is_empty() => caller.authz.need(Kind::Service, Level::Write, &s),
+            Some(_) => caller.authz.need(Kind::Node, Level::Write, &req.node),
+            None => Err(ApiError::internal(format!(
+                "Unknown check ID '{}'",
+                req.check_id
+            ))),
+        };
+    }
+    caller.authz.need(Kind::Node, Level::Write, &req.node)
+}
+
 async fn register(
     State(app): State<App>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
     let req: CatalogRegister = read_json(body, &CATALOG_REGISTER).await?;
+    vet_register(&app, &caller, &req)?;
     app.store.catalog_register(req)?;
     json(&true)
 }
 
 async fn deregister(
     State(app): State<App>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
     let req: CatalogDeregister = read_json(body, &CATALOG_DEREGISTER).await?;
+    vet_deregister(&app, &caller, &req)?;
     app.store.catalog_deregister(req)?;
     json(&true)
 }

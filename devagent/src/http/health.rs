@@ -9,9 +9,10 @@ use axum::response::Response;
 use axum::Router;
 
 use super::{
-    apply_filter, cache_key, endpoint, json_meta, set_meta, to_json, with_body, App, Params,
-    ReadOpts,
+    apply_filter, cache_key, endpoint, json_meta, set_filtered, set_meta, to_json, with_body, App,
+    Caller, Params, ReadOpts,
 };
+use crate::acl::ReadMemo;
 use crate::error::ApiError;
 use crate::state::{Inner, Subscription, Topic};
 use crate::types::{Check, CheckOut, HealthEntry, HealthEntryOut, Status};
@@ -66,6 +67,7 @@ pub(crate) fn filter_entries(
 
 async fn service(
     State(app): State<App>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -83,14 +85,35 @@ async fn service(
             |inner| inner.health_service(&name, &tags),
         )
         .await;
-    let key = cache_key(&format!("/v1/health/service/{name}"), &p);
-    let body = app.cache.get_or_render(key, index, || {
+    // ACLs first (Consul's CheckServiceNode.CanRead: node and service read),
+    // so the user's filter sees only what may be read. When nothing is left
+    // out the answer is everyone's, and comes from the shared cache.
+    let mut entries = entries;
+    let mut acl_filtered = false;
+    if !caller.authz.is_disabled() {
+        let total = entries.len();
+        let mut memo = ReadMemo::default();
+        entries.retain(|e| {
+            caller
+                .authz
+                .entry_readable(&mut memo, &e.node.name, &e.service.name)
+        });
+        acl_filtered = entries.len() != total;
+    }
+    let render = || {
         let entries = filter_entries(entries, passing, &opts);
         let out: Vec<HealthEntryOut<'_>> = entries.iter().map(HealthEntryOut::from).collect();
         to_json(&out)
-    })?;
+    };
+    let body = if acl_filtered {
+        render()?
+    } else {
+        let key = cache_key(&format!("/v1/health/service/{name}"), &p);
+        app.cache.get_or_render(key, index, render)?
+    };
     let mut resp = with_body(axum::http::StatusCode::OK, "application/json", body);
     set_meta(resp.headers_mut(), index, Some(opts.consistency));
+    set_filtered(&mut resp, &caller, acl_filtered);
     Ok(resp)
 }
 
@@ -117,6 +140,7 @@ async fn connect(
 /// A list of checks: a blocking `query` on `topic`, then `filter`.
 async fn checks_response(
     app: &App,
+    caller: &Caller,
     q: Option<&str>,
     topic: Topic,
     query: impl Fn(&Inner) -> (u64, Vec<Arc<Check>>),
@@ -127,30 +151,50 @@ async fn checks_response(
         .store
         .blocking(opts.blocking, Subscription::Topic(topic), query)
         .await;
+    // Consul's filterHealthChecks: node read, and service read for service checks.
+    let mut checks = checks;
+    let total = checks.len();
+    if !caller.authz.is_disabled() {
+        let mut memo = ReadMemo::default();
+        checks.retain(|c| {
+            caller
+                .authz
+                .entry_readable(&mut memo, &c.node, &c.service_name)
+        });
+    }
+    let acl_filtered = checks.len() != total;
     let checks = apply_filter(opts.filter.as_ref(), checks, |c| {
         serde_json::to_value(CheckOut::from(&**c))
     });
     let out: Vec<CheckOut<'_>> = checks.iter().map(|c| CheckOut::from(&**c)).collect();
-    json_meta(&out, index, Some(opts.consistency))
+    let mut resp = json_meta(&out, index, Some(opts.consistency))?;
+    set_filtered(&mut resp, caller, acl_filtered);
+    Ok(resp)
 }
 
 async fn service_checks(
     State(app): State<App>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    checks_response(&app, q.as_deref(), Topic::Service(name.clone()), |inner| {
-        inner.service_checks(&name)
-    })
+    checks_response(
+        &app,
+        &caller,
+        q.as_deref(),
+        Topic::Service(name.clone()),
+        |inner| inner.service_checks(&name),
+    )
     .await
 }
 
 async fn node(
     State(app): State<App>,
+    caller: Caller,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    checks_response(&app, q.as_deref(), Topic::Catalog, |inner| {
+    checks_response(&app, &caller, q.as_deref(), Topic::Catalog, |inner| {
         inner.node_checks(&node)
     })
     .await
@@ -158,10 +202,11 @@ async fn node(
 
 async fn state(
     State(app): State<App>,
+    caller: Caller,
     Path(state): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    checks_response(&app, q.as_deref(), Topic::Catalog, |inner| {
+    checks_response(&app, &caller, q.as_deref(), Topic::Catalog, |inner| {
         inner.checks_in_state(&state)
     })
     .await

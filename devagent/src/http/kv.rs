@@ -9,7 +9,11 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, json, json_meta, read_body, set_meta, to_json, with_body, App, Params};
+use super::{
+    endpoint, json, json_meta, read_body, set_filtered, set_meta, to_json, with_body, App, Caller,
+    Params,
+};
+use crate::acl::{Kind, Level};
 use crate::decode::{normalize, Schema};
 use crate::error::ApiError;
 use crate::state::{KvWrite, Subscription, TxnOp};
@@ -46,25 +50,28 @@ fn validate_key(key: &str) -> Result<(), ApiError> {
 
 async fn kv_root(
     State(app): State<App>,
+    caller: Caller,
     method: Method,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    kv(app, method, String::new(), q, body).await
+    kv(app, caller, method, String::new(), q, body).await
 }
 
 async fn kv_key(
     State(app): State<App>,
+    caller: Caller,
     method: Method,
     Path(key): Path<String>,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    kv(app, method, key, q, body).await
+    kv(app, caller, method, key, q, body).await
 }
 
 async fn kv(
     app: App,
+    caller: Caller,
     method: Method,
     key: String,
     q: Option<String>,
@@ -73,9 +80,25 @@ async fn kv(
     validate_key(&key)?;
     let p = Params::parse(q.as_deref());
     match method {
-        Method::GET => get(app, key, p).await,
-        Method::PUT => put(app, key, p, body).await,
-        _ => delete(app, key, p),
+        Method::GET => get(app, &caller, key, p).await,
+        Method::PUT => {
+            caller.authz.need(Kind::Key, Level::Write, &key)?;
+            put(app, key, p, body).await
+        }
+        _ => {
+            if p.has("recurse") {
+                if !caller.authz.key_write_prefix(&key) {
+                    return Err(caller.authz.denied(
+                        crate::acl::Resource::Named(Kind::Key),
+                        Level::Write,
+                        &key,
+                    ));
+                }
+            } else {
+                caller.authz.need(Kind::Key, Level::Write, &key)?;
+            }
+            delete(app, key, p)
+        }
     }
 }
 
@@ -85,9 +108,17 @@ fn missing(index: u64) -> Response {
     resp
 }
 
-async fn get(app: App, key: String, p: Params) -> Result<Response, ApiError> {
+async fn get(app: App, caller: &Caller, key: String, p: Params) -> Result<Response, ApiError> {
     let opts = app.read_opts(&p, None)?;
     let sub = Subscription::KvPrefix(key.clone());
+    let list = p.has("keys") || p.has("recurse");
+    if list && app.acl.key_list_policy() {
+        caller.authz.need(Kind::Key, Level::List, &key)?;
+    }
+    if !list {
+        caller.authz.need(Kind::Key, Level::Read, &key)?;
+    }
+    let unrestricted = caller.authz.is_disabled();
     if p.has("keys") {
         let sep = p
             .get("separator")
@@ -98,21 +129,39 @@ async fn get(app: App, key: String, p: Params) -> Result<Response, ApiError> {
             .store
             .blocking(opts.blocking, sub, |inner| inner.kv_keys(&key, &sep))
             .await;
-        if keys.is_empty() && !key.is_empty() {
-            return Ok(missing(index));
-        }
-        return json_meta(&keys, index, None);
+        let total = keys.len();
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|k| unrestricted || caller.authz.key_read(k))
+            .collect();
+        let filtered = keys.len() != total;
+        let mut resp = if keys.is_empty() && !key.is_empty() {
+            missing(index)
+        } else {
+            json_meta(&keys, index, None)?
+        };
+        set_filtered(&mut resp, caller, filtered);
+        return Ok(resp);
     }
     if p.has("recurse") {
         let (index, entries) = app
             .store
             .blocking(opts.blocking, sub, |inner| inner.kv_list(&key))
             .await;
-        if entries.is_empty() {
-            return Ok(missing(index));
-        }
-        let out: Vec<KvOut<'_>> = entries.iter().map(|e| KvOut::new(e, true)).collect();
-        return json_meta(&out, index, None);
+        let total = entries.len();
+        let entries: Vec<_> = entries
+            .into_iter()
+            .filter(|e| unrestricted || caller.authz.key_read(&e.key))
+            .collect();
+        let filtered = entries.len() != total;
+        let mut resp = if entries.is_empty() {
+            missing(index)
+        } else {
+            let out: Vec<KvOut<'_>> = entries.iter().map(|e| KvOut::new(e, true)).collect();
+            json_meta(&out, index, None)?
+        };
+        set_filtered(&mut resp, caller, filtered);
+        return Ok(resp);
     }
     if key.is_empty() {
         return Err(ApiError::bad_request("Missing key name"));
@@ -266,6 +315,7 @@ struct TxnOpIn {
 
 async fn txn(
     State(app): State<App>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -317,6 +367,14 @@ async fn txn(
             })),
         }
     }
+    if errors.is_empty() {
+        let ops = kv_ops.iter().map(|o| (o.verb.as_str(), o.key.as_str()));
+        errors.extend(
+            crate::acl::txn_denials(&caller.authz, ops)
+                .into_iter()
+                .map(|(i, what)| json!({"OpIndex": i, "What": what})),
+        );
+    }
     if !errors.is_empty() {
         return conflict(errors);
     }
@@ -324,6 +382,7 @@ async fn txn(
         Ok(results) => {
             let results: Vec<Value> = results
                 .iter()
+                .filter(|r| caller.authz.is_disabled() || caller.authz.key_read(&r.entry.key))
                 .map(|r| json!({"KV": KvOut::new(&r.entry, r.with_value)}))
                 .collect();
             let mut resp = json(&json!({"Results": results, "Errors": null}))?;

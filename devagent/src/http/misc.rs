@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::json;
 
-use super::{endpoint, json, json_meta, read_body, with_body, App, Params};
+use super::{endpoint, json, json_meta, read_body, set_filtered, with_body, App, Caller, Params};
+use crate::acl::{Kind, Level};
 use crate::error::ApiError;
 use crate::state::{Store, Subscription, Topic};
 use crate::types::Event;
@@ -54,12 +55,14 @@ async fn missing_name() -> ApiError {
 
 async fn fire(
     State(app): State<App>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     app.check_dc(&p)?;
+    caller.authz.need(Kind::Event, Level::Write, &name)?;
     let payload = read_body(body, 100 * 1024).await?;
     let filters = ["node", "service", "tag"].map(|k| p.get(k).unwrap_or("").to_string());
     for (k, f) in ["node", "service", "tag"].iter().zip(&filters) {
@@ -83,7 +86,11 @@ async fn fire(
     json(&*event)
 }
 
-async fn list(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let opts = app.read_opts(&p, None)?;
     let name = p.get("name").filter(|n| !n.is_empty()).map(str::to_string);
@@ -101,8 +108,21 @@ async fn list(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response,
         )
         .await;
     let index = Store::event_index(&events);
-    let out: Vec<&Event> = events.iter().map(|e| &**e).collect();
+    let out: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            caller.authz.is_disabled()
+                || caller.authz.allows(
+                    crate::acl::Resource::Named(Kind::Event),
+                    Level::Read,
+                    &e.name,
+                )
+        })
+        .map(|e| &**e)
+        .collect();
+    let filtered = out.len() != events.len();
     let mut resp = json(&out)?;
+    set_filtered(&mut resp, &caller, filtered);
     resp.headers_mut()
         .insert("X-Consul-Index", HeaderValue::from(index));
     Ok(resp)
@@ -122,6 +142,7 @@ async fn coordinate_datacenters(State(app): State<App>) -> Result<Response, ApiE
 
 async fn coordinate_nodes(
     State(app): State<App>,
+    _caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
@@ -138,6 +159,7 @@ async fn coordinate_nodes(
 
 async fn coordinate_node(
     State(app): State<App>,
+    _caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     app.read_opts(&Params::parse(q.as_deref()), None)?;
@@ -146,8 +168,14 @@ async fn coordinate_node(
     Ok(resp)
 }
 
-async fn coordinate_update() -> Response {
-    StatusCode::OK.into_response()
+/// Accepted and dropped (devagent keeps no coordinates), after Consul's
+/// check: write on the node the update names.
+async fn coordinate_update(caller: Caller, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body, 64 * 1024).await?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let node = v.get("Node").and_then(|n| n.as_str()).unwrap_or_default();
+    caller.authz.need(Kind::Node, Level::Write, node)?;
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn health() -> Response {

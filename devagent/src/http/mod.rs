@@ -23,6 +23,10 @@ use axum::Router;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use std::borrow::Cow;
+
+pub(crate) use crate::acl::Caller;
+
 use crate::checks::CheckRunner;
 use crate::error::ApiError;
 use crate::filter::Filter;
@@ -45,7 +49,7 @@ const MAX_WAIT: Duration = Duration::from_secs(600);
 pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) info: Arc<AgentInfo>,
-    pub(crate) acl_token: Option<Arc<str>>,
+    pub(crate) acl: Arc<crate::acl::Acl>,
     pub(crate) runner: CheckRunner,
     pub(crate) shapes: Arc<Shapes>,
     pub(crate) metrics: Arc<Metrics>,
@@ -415,6 +419,7 @@ pub(crate) fn router(app: App) -> Router {
         .merge(kv::routes())
         .merge(session::routes())
         .merge(misc::routes())
+        .merge(crate::acl::http::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -435,45 +440,65 @@ async fn not_found(req: Request) -> Response {
     .into_response()
 }
 
-/// The token of a request: `X-Consul-Token`, `Authorization: Bearer`, or `?token=`.
-fn request_token(req: &Request) -> Option<String> {
-    let h = req.headers();
-    if let Some(t) = h.get("X-Consul-Token").and_then(|v| v.to_str().ok()) {
-        return Some(t.to_string());
+/// The token of a request, as Consul reads it: `?token=`, else
+/// `X-Consul-Token`, else `Authorization: Bearer`. Empty means none.
+fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
+    if let Some(q) = query.filter(|q| q.contains("token=")) {
+        if let Some((_, v)) = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token") {
+            if !v.is_empty() {
+                return Some(v);
+            }
+        }
     }
-    if let Some(t) = h
-        .get(header::AUTHORIZATION)
+    if let Some(t) = headers
+        .get("X-Consul-Token")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty())
     {
-        return Some(t.trim().to_string());
+        return Some(Cow::Borrowed(t));
     }
-    Params::parse(req.uri().query())
-        .get("token")
-        .map(str::to_string)
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = auth.split_once(' ')?;
+    let t = value.split_whitespace().next()?;
+    (scheme == "Bearer").then_some(Cow::Borrowed(t))
 }
 
-/// ACL enforcement, the default-policy header, and request metrics.
+/// The authority of a request: handlers that check ACLs take a [`Caller`];
+/// an unknown or expired token is Consul's 403 `ACL not found`. Endpoints
+/// that need no token (status, datacenters, version) never resolve it.
+impl axum::extract::FromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Caller, ApiError> {
+        if !app.acl.enabled() {
+            return app.acl.resolve(None);
+        }
+        let token = request_token(&parts.headers, parts.uri.query());
+        app.acl.resolve(token.as_deref())
+    }
+}
+
+/// Sets `X-Consul-Results-Filtered-By-ACLs: true` when something was left
+/// out, and only for a caller with a token (Consul's rule against leaks).
+pub(crate) fn set_filtered(resp: &mut Response, caller: &Caller, filtered: bool) {
+    if filtered && caller.authenticated {
+        resp.headers_mut().insert(
+            "X-Consul-Results-Filtered-By-ACLs",
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+/// The default-policy header, request metrics, and `?pretty`.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
-    let policy = if app.acl_token.is_some() {
-        "deny"
-    } else {
-        "allow"
-    };
-    let public = matches!(req.uri().path(), "/" | "/health" | "/metrics");
-    let pretty = Params::parse(req.uri().query()).has("pretty");
+    let policy = app.acl.default_policy_word();
+    let pretty = req.uri().query().is_some_and(|q| q.contains("pretty"))
+        && Params::parse(req.uri().query()).has("pretty");
     app.metrics.http_requests.inc();
-    let mut resp = match (&app.acl_token, public) {
-        (Some(want), false) => match request_token(&req) {
-            Some(t) if *t == **want => next.run(req).await,
-            Some(_) => ApiError::forbidden("ACL not found").into_response(),
-            None => ApiError::forbidden(
-                "Permission denied: anonymous token lacks permission; send the ACL token in the X-Consul-Token header",
-            )
-            .into_response(),
-        },
-        _ => next.run(req).await,
-    };
+    let mut resp = next.run(req).await;
     resp.headers_mut().insert(
         "X-Consul-Default-ACL-Policy",
         HeaderValue::from_static(policy),
