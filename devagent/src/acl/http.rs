@@ -18,7 +18,7 @@ use super::types::{
 use super::{Acl, Caller, Global, Level, Resource, Secret};
 use crate::decode::Schema;
 use crate::error::ApiError;
-use crate::http::{endpoint, json, json_meta, read_body, App, Params};
+use crate::http::{endpoint, json, json_meta, read_body, App, Params, RequestToken};
 
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
@@ -200,9 +200,9 @@ async fn token_create(
     json(&view.out(true))
 }
 
-async fn token_self(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+async fn token_self(State(app): State<App>, token: RequestToken) -> Result<Response, ApiError> {
     enabled(&app.acl)?;
-    let Some(secret) = caller.secret.as_ref() else {
+    let Some(secret) = app.acl.effective_secret(token.0.as_deref()) else {
         return Err(ApiError::not_found("Supplied token does not exist"));
     };
     let (view, index) = {

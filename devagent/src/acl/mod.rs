@@ -204,8 +204,7 @@ impl Acl {
                 secret: None,
             });
         }
-        let given = secret.filter(|s| !s.is_empty()).map(Secret::new);
-        let effective = given.or_else(|| self.tokens().default.clone());
+        let effective = self.effective_secret(secret);
         let authenticated = effective.is_some();
         let authz = self.authz_of(effective.as_ref().map_or("anonymous", Secret::expose))?;
         Ok(Caller {
@@ -213,6 +212,14 @@ impl Acl {
             authenticated,
             secret: effective,
         })
+    }
+
+    /// The secret a request acts with: its own, else the agent's `default` token.
+    pub(crate) fn effective_secret(&self, given: Option<&str>) -> Option<Secret> {
+        given
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .or_else(|| self.tokens().default.clone())
     }
 
     /// The authority of DNS queries: the `dns` token, else `default`, else

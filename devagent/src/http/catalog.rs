@@ -58,21 +58,15 @@ fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
     list.len() != total
 }
 
-/// Service instances with their nodes after ACLs, `node-meta` and `filter`.
-fn filter_service_nodes(
-    mut list: ServiceNodes,
-    opts: &ReadOpts,
-    caller: &Caller,
-) -> (ServiceNodes, bool) {
-    let filtered = acl_filter_service_nodes(caller, &mut list);
+/// Service instances with their nodes after `node-meta` and `filter`.
+fn filter_service_nodes(list: ServiceNodes, opts: &ReadOpts) -> ServiceNodes {
     let list: Vec<_> = list
         .into_iter()
         .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))
         .collect();
-    let list = apply_filter(opts.filter.as_ref(), list, |(n, s)| {
+    apply_filter(opts.filter.as_ref(), list, |(n, s)| {
         serde_json::to_value(ServiceNodeOut::new(n, s))
-    });
-    (list, filtered)
+    })
 }
 
 async fn services(
@@ -97,7 +91,7 @@ async fn services(
         list.retain(|(_, s)| caller.authz.service_read(&s.name));
     }
     let acl_filtered = list.len() != total;
-    let (list, _) = filter_service_nodes(list, &opts, &caller);
+    let list = filter_service_nodes(list, &opts);
     let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (_, s) in &list {
         map.entry(s.name.as_str())
@@ -126,7 +120,9 @@ async fn service(
             |inner| inner.catalog_service(&name, &tags),
         )
         .await;
-    let (list, filtered) = filter_service_nodes(list, &opts, &caller);
+    let mut list = list;
+    let filtered = acl_filter_service_nodes(&caller, &mut list);
+    let list = filter_service_nodes(list, &opts);
     let out: Vec<ServiceNodeOut<'_>> = list
         .iter()
         .map(|(n, s)| ServiceNodeOut::new(n, s))

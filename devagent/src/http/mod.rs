@@ -481,6 +481,24 @@ impl axum::extract::FromRequestParts<App> for Caller {
     }
 }
 
+/// The token a request carries, unresolved (for `token/self`, which answers
+/// 404 itself for an unknown token).
+#[derive(Debug)]
+pub(crate) struct RequestToken(pub(crate) Option<String>);
+
+impl axum::extract::FromRequestParts<App> for RequestToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _app: &App,
+    ) -> Result<RequestToken, Self::Rejection> {
+        Ok(RequestToken(
+            request_token(&parts.headers, parts.uri.query()).map(Cow::into_owned),
+        ))
+    }
+}
+
 /// Sets `X-Consul-Results-Filtered-By-ACLs: true` when something was left
 /// out, and only for a caller with a token (Consul's rule against leaks).
 pub(crate) fn set_filtered(resp: &mut Response, caller: &Caller, filtered: bool) {
