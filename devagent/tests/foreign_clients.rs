@@ -8,11 +8,31 @@ mod support;
 #[tokio::test]
 async fn py_consul_scenarios_pass() {
     let a = support::start().await;
+    run_script(
+        &a,
+        "py_consul_scenarios.py",
+        "all py-consul scenarios passed",
+    )
+    .await;
+    a.shutdown().await;
+}
+
+/// ACLs as py-consul uses them: bootstrap, policies, tokens, denials.
+#[tokio::test]
+async fn py_consul_acl_scenarios_pass() {
+    let acl = devagent::AclConfig {
+        enabled: true,
+        default_policy: devagent::DefaultPolicy::Deny,
+        ..Default::default()
+    };
+    let a = support::start_with(devagent::Agent::builder().acl(acl)).await;
+    run_script(&a, "py_consul_acl.py", "all py-consul ACL scenarios passed").await;
+    a.shutdown().await;
+}
+
+async fn run_script(a: &support::TestAgent, name: &str, done: &str) {
     let addr = a.handle.http_addr();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/py_consul_scenarios.py"
-    );
+    let script = format!("{}/tests/clients/{name}", env!("CARGO_MANIFEST_DIR"));
     let probe = tokio::process::Command::new("python3")
         .args(["-c", "import consul"])
         .output()
@@ -25,7 +45,7 @@ async fn py_consul_scenarios_pass() {
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         tokio::process::Command::new("python3")
-            .args([script, &addr.ip().to_string(), &addr.port().to_string()])
+            .args([&script, &addr.ip().to_string(), &addr.port().to_string()])
             .output(),
     )
     .await
@@ -37,9 +57,5 @@ async fn py_consul_scenarios_pass() {
         out.status.success(),
         "py-consul scenarios failed:\n{stdout}\n{stderr}"
     );
-    assert!(
-        stdout.contains("all py-consul scenarios passed"),
-        "{stdout}"
-    );
-    a.shutdown().await;
+    assert!(stdout.contains(done), "{stdout}");
 }
