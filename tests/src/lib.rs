@@ -47,11 +47,22 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// Spawns `e2e-<name>` with `args`; stdout is piped for [`read_line`].
 pub fn spawn(name: &str, args: &[&str]) -> std::io::Result<Proc> {
+    spawn_with(name, args, false)
+}
+
+/// As [`spawn`]; with `stderr`, stderr is piped too, for [`read_stderr`].
+pub fn spawn_with(name: &str, args: &[&str], stderr: bool) -> std::io::Result<Proc> {
     let child = Command::new(bin(&format!("e2e-{name}")))
         .args(args)
+        .env_remove("CONSUL_HTTP_TOKEN")
+        .env_remove("CONSUL_HTTP_TOKEN_FILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .kill_on_drop(true)
         .spawn()?;
     Ok(Proc {
@@ -82,25 +93,53 @@ pub async fn read_line(p: &mut Proc, needle: &str, limit: Duration) -> Option<St
     found
 }
 
+/// Reads stderr until it holds `needle` (bounded); returns all it read.
+pub async fn read_stderr(p: &mut Proc, needle: &str, limit: Duration) -> String {
+    let Some(err) = p.child.stderr.take() else {
+        return String::new();
+    };
+    let mut lines = BufReader::new(err).lines();
+    let deadline = Instant::now() + limit;
+    let mut text = String::new();
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        lines.next_line(),
+    )
+    .await
+    {
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(needle) {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    text
+}
+
 /// A devagent process on free ports; returns it with its HTTP address.
 pub async fn devagent(http_port: u16) -> (Proc, String) {
+    devagent_with(http_port, &[]).await
+}
+
+/// As [`devagent`], with more `consul agent` flags (`-config-file`, ...).
+pub async fn devagent_with(http_port: u16, extra: &[&str]) -> (Proc, String) {
     let port = http_port.to_string();
+    let mut args = vec![
+        "agent",
+        "-dev",
+        "-http-port",
+        &port,
+        "-dns-port",
+        "0",
+        "-node",
+        "e2e",
+        "-log-level",
+        "warn",
+    ];
+    args.extend_from_slice(extra);
     for _ in 0..50 {
-        if let Ok(mut p) = spawn(
-            "devagent",
-            &[
-                "agent",
-                "-dev",
-                "-http-port",
-                &port,
-                "-dns-port",
-                "0",
-                "-node",
-                "e2e",
-                "-log-level",
-                "warn",
-            ],
-        ) {
+        if let Ok(mut p) = spawn("devagent", &args) {
             if let Some(line) =
                 read_line(&mut p, "devagent listening", Duration::from_secs(10)).await
             {
