@@ -251,3 +251,83 @@ async fn the_flag_turns_acls_on_with_default_deny() {
     assert_eq!(a.put("/v1/kv/x", Some(m), "v").await.status(), 200);
     a.stop().await;
 }
+
+/// The `hcl` blocks of the README's ACL section, in order.
+fn readme_acl_blocks() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("<!-- acl-example")
+        .nth(1)
+        .expect("the README has the ACL example")
+        .split("\n## ")
+        .next()
+        .unwrap()
+        .to_string();
+    section
+        .split("```hcl\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readme_acl_example_runs_as_written() {
+    let blocks = readme_acl_blocks();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    let a = run(&blocks[0], "hcl", &["-log-level=info"]).await;
+    let boot: serde_json::Value = a
+        .put("/v1/acl/bootstrap", None, "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let m = boot["SecretID"].as_str().unwrap().to_string();
+    let policy = serde_json::json!({"Name": "worker", "Rules": blocks[1]}).to_string();
+    assert_eq!(
+        a.put("/v1/acl/policy", Some(&m), &policy).await.status(),
+        200
+    );
+    let t: serde_json::Value = a
+        .put(
+            "/v1/acl/token",
+            Some(&m),
+            r#"{"Policies":[{"Name":"worker"}]}"#,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let w = t["SecretID"].as_str().unwrap().to_string();
+    assert_eq!(
+        a.put("/v1/kv/worker/size", Some(&m), "3").await.status(),
+        200
+    );
+    let reg = |name: &str| format!(r#"{{"Name":"{name}","Port":9000}}"#);
+    assert_eq!(
+        a.put("/v1/agent/service/register", Some(&w), &reg("worker"))
+            .await
+            .status(),
+        200
+    );
+    let r = a
+        .put("/v1/agent/service/register", Some(&w), &reg("web"))
+        .await;
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("lacks permission 'service:write' on \"web\""),
+        "{body}"
+    );
+    assert_eq!(a.get("/v1/kv/worker/size", Some(&w)).await.status(), 200);
+    assert_eq!(a.get("/v1/kv/other", Some(&w)).await.status(), 403);
+    let seen: serde_json::Value = a
+        .get("/v1/health/service/worker", Some(&w))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen.as_array().unwrap().len(), 1);
+    let log = a.stop().await;
+    assert!(log.contains("/v1/acl/bootstrap"), "{log}");
+}
