@@ -222,6 +222,7 @@ async fn token_self(State(app): State<App>, token: RequestToken) -> Result<Respo
 async fn token_crud(
     State(app): State<App>,
     caller: Caller,
+    token: RequestToken,
     method: Method,
     Path(id): Path<String>,
     b: Body,
@@ -253,7 +254,8 @@ async fn token_crud(
     }
     if method == Method::DELETE {
         acl_write(&caller)?;
-        let requester = caller.secret.as_ref().map_or("", Secret::expose);
+        let requester = app.acl.effective_secret(token.0.as_deref());
+        let requester = requester.as_ref().map_or("", Secret::expose);
         let removed = app.acl.lock().token_delete(&id, requester)?;
         if let Some(t) = removed {
             app.acl.forget(&t.secret);
