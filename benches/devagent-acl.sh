@@ -15,7 +15,9 @@
 #   dnsperf -c 8 -Q 100000 -l $DURATION (x SRV, _x._tcp SRV, y SRV, x A)
 # against each agent in turn (the same token header goes to both), and
 # writes the per-round figures, the medians and the ratio to
-# benches/results/devagent-acl.md. Target: ACLs on within 10 % of ACLs off.
+# benches/results/devagent-acl.md, with the agent's CPU time per request
+# (user+system from /proc, which the other load on the machine moves less
+# than throughput). Target: ACLs on within 10 % of ACLs off.
 #
 # Usage: benches/devagent-acl.sh      (ROUNDS=5 DURATION=5 by default)
 set -euo pipefail
@@ -86,7 +88,14 @@ start() {
     printf -v "DNSPORT_$name" '%s' "${dns##*:}"
 }
 start off "$WORK/none.json"
+PID_off=${PIDS[-1]}
 start on "$WORK/acl.hcl"
+PID_on=${PIDS[-1]}
+ticks=$(getconf CLK_TCK)
+# CPU seconds an agent has used (utime + stime).
+cpu_of() {
+    awk -v t="$ticks" '{ sub(/^.*\) /, ""); printf "%.4f", ($12 + $13) / t }' "/proc/$1/stat"
+}
 
 # The read token, on the ACL agent, made its DNS token.
 curl -sf -X PUT "http://$HTTP_on/v1/acl/policy" -H "X-Consul-Token: $MGMT" \
@@ -132,43 +141,65 @@ for _ in $(seq 250); do
     printf '%s\n' 'x.service.consul SRV' '_x._tcp.service.consul SRV' 'y.service.consul SRV' 'x.service.consul A'
 done >"$queries"
 
+# http_run ADDR PID: requests/s; sets CPU_US (agent CPU µs per request).
 http_run() {
+    local c0 c1
+    c0=$(cpu_of "$2")
     timeout $((DURATION + 30)) wrk -t2 -c64 -d"${DURATION}s" -H "X-Consul-Token: $TOKEN" \
         "http://$1/v1/health/service/x?passing" >"$WORK/wrk.out"
+    c1=$(cpu_of "$2")
     grep -q 'Non-2xx' "$WORK/wrk.out" && die "non-2xx answers from $1: $(cat "$WORK/wrk.out")"
-    awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$WORK/wrk.out"
+    local total
+    total=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="$total" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')
+    RATE=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$WORK/wrk.out")
 }
+# dns_run PORT PID: queries/s; sets CPU_US (agent CPU µs per query).
 dns_run() {
+    local c0 c1 total
+    c0=$(cpu_of "$2")
     timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$1" -d "$queries" -l "$DURATION" -c 8 -Q 100000 >"$WORK/dnsperf.out"
-    awk '/Queries per second:/ { printf "%.0f", $4 }' "$WORK/dnsperf.out"
+    c1=$(cpu_of "$2")
+    total=$(awk '/Queries completed:/ { print $3 }' "$WORK/dnsperf.out")
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="$total" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')
+    RATE=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$WORK/dnsperf.out")
 }
 
 rows=()
 http_off=() http_on=() dns_off=() dns_on=()
+hcpu_off=() hcpu_on=() dcpu_off=() dcpu_on=()
 for round in $(seq "$ROUNDS"); do
     order=(off on)
     ((round % 2 == 0)) && order=(on off)
-    declare -A h=() d=()
+    declare -A h=() d=() hc=() dc=()
     for name in "${order[@]}"; do
         http_var="HTTP_$name"
         port_var="DNSPORT_$name"
-        h[$name]=$(http_run "${!http_var}")
-        d[$name]=$(dns_run "${!port_var}")
+        pid_var="PID_$name"
+        http_run "${!http_var}" "${!pid_var}"
+        h[$name]=$RATE hc[$name]=$CPU_US
+        dns_run "${!port_var}" "${!pid_var}"
+        d[$name]=$RATE dc[$name]=$CPU_US
     done
     http_off+=("${h[off]}") http_on+=("${h[on]}") dns_off+=("${d[off]}") dns_on+=("${d[on]}")
+    hcpu_off+=("${hc[off]}") hcpu_on+=("${hc[on]}") dcpu_off+=("${dc[off]}") dcpu_on+=("${dc[on]}")
     ratio_h=$(awk -v a="${h[on]}" -v b="${h[off]}" 'BEGIN { printf "%+.1f %%", (a / b - 1) * 100 }')
     ratio_d=$(awk -v a="${d[on]}" -v b="${d[off]}" 'BEGIN { printf "%+.1f %%", (a / b - 1) * 100 }')
-    rows+=("| $round (${order[0]} first) | ${h[off]} | ${h[on]} | $ratio_h | ${d[off]} | ${d[on]} | $ratio_d |")
+    rows+=("| $round (${order[0]} first) | ${h[off]} | ${h[on]} | $ratio_h | ${hc[off]} / ${hc[on]} | ${d[off]} | ${d[on]} | $ratio_d | ${dc[off]} / ${dc[on]} |")
     echo "devagent-acl: round $round: HTTP off ${h[off]} on ${h[on]} ($ratio_h); DNS off ${d[off]} on ${d[on]} ($ratio_d)" >&2
 done
 
 median() {
-    printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 mh_off=$(median "${http_off[@]}")
 mh_on=$(median "${http_on[@]}")
 md_off=$(median "${dns_off[@]}")
 md_on=$(median "${dns_on[@]}")
+mhc_off=$(median "${hcpu_off[@]}")
+mhc_on=$(median "${hcpu_on[@]}")
+mdc_off=$(median "${dcpu_off[@]}")
+mdc_on=$(median "${dcpu_on[@]}")
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", (a / b - 1) * 100 }'; }
 met() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= 0.9 * b) ? "yes" : "**no**" }'; }
 
@@ -189,9 +220,11 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo "|---|---|---|---|---|---|"
     echo "| HTTP req/s | $mh_off | $mh_on | $(pct "$mh_on" "$mh_off") | within 10 % | $(met "$mh_on" "$mh_off") |"
     echo "| DNS queries/s | $md_off | $md_on | $(pct "$md_on" "$md_off") | within 10 % | $(met "$md_on" "$md_off") |"
+    echo "| Agent CPU per HTTP request (µs) | $mhc_off | $mhc_on | $(pct "$mhc_on" "$mhc_off") | | |"
+    echo "| Agent CPU per DNS query (µs) | $mdc_off | $mdc_on | $(pct "$mdc_on" "$mdc_off") | | |"
     echo
-    echo "| Round | HTTP off | HTTP on | | DNS off | DNS on | |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| Round | HTTP off | HTTP on | | CPU µs/req off / on | DNS off | DNS on | | CPU µs/query off / on |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
 } >"$WORK/table.md"
 mkdir -p "$(dirname "$RESULTS")"

@@ -66,8 +66,10 @@ fn enforce(access: Access, needed: Level) -> Decision {
 struct Table {
     exact: HashMap<Box<str>, Access>,
     prefix: HashMap<Box<str>, Access>,
-    /// Distinct prefix lengths, longest first.
+    /// Distinct prefix lengths, longest first (the empty prefix is `root`).
     lengths: Vec<usize>,
+    /// The `""` prefix rule: it matches every name, so it is never hashed.
+    root: Option<Access>,
 }
 
 impl Table {
@@ -90,7 +92,7 @@ impl Table {
                 }
             }
         }
-        None
+        self.root
     }
 
     fn decide(&self, name: &str, needed: Level) -> Decision {
@@ -164,7 +166,9 @@ impl Compiled {
                 if kind == Kind::Key {
                     c.keys.push((name.clone().into(), access, prefix));
                 }
-                if prefix {
+                if prefix && name.is_empty() {
+                    table.root = Some(access);
+                } else if prefix {
                     table.lengths.push(name.len());
                     table.prefix.insert(name.into(), access);
                 } else {
@@ -341,6 +345,45 @@ impl Authz {
         remembered(&mut memo.node, node, || self.node_read(node))
             && (service.is_empty()
                 || remembered(&mut memo.service, service, || self.service_read(service)))
+    }
+
+    /// Whether every item may be read (node and service read), each name
+    /// decided once in a run and nothing allocated: the common case of a
+    /// list, which then needs no filtering at all.
+    pub(crate) fn all_readable<'a, T: 'a>(
+        &self,
+        items: impl IntoIterator<Item = &'a T>,
+        names: impl Fn(&'a T) -> (&'a str, &'a str),
+    ) -> bool {
+        if self.disabled {
+            return true;
+        }
+        let mut node: Option<(&str, bool)> = None;
+        let mut service: Option<(&str, bool)> = None;
+        for item in items {
+            let (n, s) = names(item);
+            let node_ok = match node {
+                Some((m, ok)) if m == n => ok,
+                _ => {
+                    let ok = self.node_read(n);
+                    node = Some((n, ok));
+                    ok
+                }
+            };
+            let service_ok = s.is_empty()
+                || match service {
+                    Some((m, ok)) if m == s => ok,
+                    _ => {
+                        let ok = self.service_read(s);
+                        service = Some((s, ok));
+                        ok
+                    }
+                };
+            if !(node_ok && service_ok) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Read on a key.

@@ -90,7 +90,10 @@ async fn service(
     // out the answer is everyone's, and comes from the shared cache.
     let mut entries = entries;
     let mut acl_filtered = false;
-    if !caller.authz.is_disabled() {
+    if !caller
+        .authz
+        .all_readable(&entries, |e| (&e.node.name, &e.service.name))
+    {
         let total = entries.len();
         let mut memo = ReadMemo::default();
         entries.retain(|e| {
@@ -154,7 +157,10 @@ async fn checks_response(
     // Consul's filterHealthChecks: node read, and service read for service checks.
     let mut checks = checks;
     let total = checks.len();
-    if !caller.authz.is_disabled() {
+    if !caller
+        .authz
+        .all_readable(checks.iter().map(|c| &**c), |c| (&c.node, &c.service_name))
+    {
         let mut memo = ReadMemo::default();
         checks.retain(|c| {
             caller

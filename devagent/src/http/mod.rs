@@ -440,6 +440,9 @@ async fn not_found(req: Request) -> Response {
     .into_response()
 }
 
+/// `X-Consul-Token`, parsed once.
+static X_CONSUL_TOKEN: header::HeaderName = header::HeaderName::from_static("x-consul-token");
+
 /// The token of a request, as Consul reads it: `?token=`, else
 /// `X-Consul-Token`, else `Authorization: Bearer`. Empty means none.
 fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
@@ -451,7 +454,7 @@ fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<C
         }
     }
     if let Some(t) = headers
-        .get("X-Consul-Token")
+        .get(&X_CONSUL_TOKEN)
         .and_then(|v| v.to_str().ok())
         .filter(|t| !t.is_empty())
     {
