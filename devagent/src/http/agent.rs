@@ -12,6 +12,9 @@ use axum::Router;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::vet::{
+    agent_write, service_name, vet_check_owner, vet_check_update, vet_service_update,
+};
 use super::{
     apply_filter, endpoint, json, read_json, set_filtered, to_json, with_body, App, Caller, Params,
 };
@@ -107,64 +110,6 @@ fn member(app: &App) -> serde_json::Value {
         "DelegateMax": 5,
         "DelegateCur": 4
     })
-}
-
-/// The name of an agent-local service, by ID.
-fn service_name(app: &App, id: &str) -> Option<String> {
-    let inner = app.store.lock();
-    inner
-        .services
-        .get(&(app.info.node_name.clone(), id.to_string()))
-        .filter(|s| inner.agent_services.contains(&s.id))
-        .map(|s| s.name.clone())
-}
-
-/// Consul's `vetServiceUpdate`: write on the service the ID names.
-fn vet_service_update(app: &App, caller: &Caller, id: &str) -> Result<(), ApiError> {
-    match service_name(app, id) {
-        Some(name) => caller.authz.need(Kind::Service, Level::Write, &name),
-        None => Err(ApiError::not_found(format!(
-            "Unknown service ID {id:?}. Ensure that the service ID is passed, not the service name."
-        ))),
-    }
-}
-
-/// Write on what a check belongs to: its service, else this node.
-fn vet_check_owner(app: &App, caller: &Caller, service: &str) -> Result<(), ApiError> {
-    if service.is_empty() {
-        caller
-            .authz
-            .need(Kind::Node, Level::Write, &app.info.node_name)
-    } else {
-        caller.authz.need(Kind::Service, Level::Write, service)
-    }
-}
-
-/// Consul's `vetCheckUpdate`: write on the check's service or node.
-fn vet_check_update(app: &App, caller: &Caller, id: &str) -> Result<(), ApiError> {
-    if caller.authz.is_disabled() {
-        return Ok(());
-    }
-    let owner = {
-        let inner = app.store.lock();
-        inner
-            .checks
-            .get(&(app.info.node_name.clone(), id.to_string()))
-            .filter(|_| inner.agent_checks.contains_key(id))
-            .map(|c| c.service_name.clone())
-    };
-    match owner {
-        Some(service) => vet_check_owner(app, caller, &service),
-        None => Err(ApiError::not_found(format!(
-            "Unknown check ID {id:?}. Ensure that the check ID is passed, not the check name."
-        ))),
-    }
-}
-
-fn agent_write(app: &App, caller: &Caller) -> Result<(), ApiError> {
-    caller
-        .authz
-        .need(Kind::Agent, Level::Write, &app.info.node_name)
 }
 
 async fn agent_self(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {

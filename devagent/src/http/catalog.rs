@@ -11,10 +11,11 @@ use axum::Router;
 use serde::Serialize;
 
 use super::health::node_meta_ok;
+use super::vet::{vet_deregister, vet_register};
 use super::{
     apply_filter, endpoint, json, json_meta, read_json, set_filtered, App, Caller, Params, ReadOpts,
 };
-use crate::acl::{Kind, Level, ReadMemo};
+use crate::acl::ReadMemo;
 use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
 use crate::error::ApiError;
 use crate::state::{Subscription, Topic};
@@ -264,114 +265,6 @@ async fn node_services(
 
 async fn datacenters(State(app): State<App>) -> Result<Response, ApiError> {
     json(&[&app.info.datacenter])
-}
-
-/// Consul's `vetRegisterWithACL`: node write when the node changes, service
-/// write on the service (and on the one its ID held), and write on what each
-/// check belongs to.
-fn vet_register(app: &App, caller: &Caller, req: &CatalogRegister) -> Result<(), ApiError> {
-    if caller.authz.is_disabled() {
-        return Ok(());
-    }
-    let (changes_node, existing_service, check_services) = {
-        let inner = app.store.lock();
-        let changes_node = match inner.nodes.get(&req.node) {
-            None => true,
-            Some(n) => {
-                !req.skip_node_update
-                    && (n.address != req.address
-                        || (!req.id.is_empty() && n.id != req.id)
-                        || n.meta != req.node_meta)
-            }
-        };
-        let svc = |id: &str| {
-            inner
-                .services
-                .get(&(req.node.clone(), id.to_string()))
-                .map(|s| s.name.clone())
-        };
-        let existing_service = req
-            .service
-            .as_ref()
-            .and_then(|s| svc(if s.id.is_empty() { &s.service } else { &s.id }));
-        let checks: Vec<String> = req
-            .check
-            .iter()
-            .chain(req.checks.iter())
-            .map(|c| {
-                if c.service_id.is_empty() {
-                    String::new()
-                } else {
-                    match &req.service {
-                        Some(s)
-                            if s.id == c.service_id
-                                || (s.id.is_empty() && s.service == c.service_id) =>
-                        {
-                            s.service.clone()
-                        }
-                        _ => svc(&c.service_id).unwrap_or_default(),
-                    }
-                }
-            })
-            .collect();
-        (changes_node, existing_service, checks)
-    };
-    if changes_node {
-        caller.authz.need(Kind::Node, Level::Write, &req.node)?;
-    }
-    if let Some(s) = &req.service {
-        caller.authz.need(Kind::Service, Level::Write, &s.service)?;
-        if let Some(old) = existing_service {
-            caller.authz.need(Kind::Service, Level::Write, &old)?;
-        }
-    }
-    for service in check_services {
-        if service.is_empty() {
-            caller.authz.need(Kind::Node, Level::Write, &req.node)?;
-        } else {
-            caller.authz.need(Kind::Service, Level::Write, &service)?;
-        }
-    }
-    Ok(())
-}
-
-/// Consul's `vetDeregisterWithACL`.
-fn vet_deregister(app: &App, caller: &Caller, req: &CatalogDeregister) -> Result<(), ApiError> {
-    if caller.authz.is_disabled() || req.node.is_empty() {
-        return Ok(());
-    }
-    if !req.service_id.is_empty() {
-        let name = app
-            .store
-            .lock()
-            .services
-            .get(&(req.node.clone(), req.service_id.clone()))
-            .map(|s| s.name.clone());
-        return match name {
-            Some(n) => caller.authz.need(Kind::Service, Level::Write, &n),
-            None => Err(ApiError::internal(format!(
-                "Unknown service ID '{}'",
-                req.service_id
-            ))),
-        };
-    }
-    if !req.check_id.is_empty() {
-        let owner = app
-            .store
-            .lock()
-            .checks
-            .get(&(req.node.clone(), req.check_id.clone()))
-            .map(|c| c.service_name.clone());
-        return match owner {
-            Some(s) if !s.is_empty() => caller.authz.need(Kind::Service, Level::Write, &s),
-            Some(_) => caller.authz.need(Kind::Node, Level::Write, &req.node),
-            None => Err(ApiError::internal(format!(
-                "Unknown check ID '{}'",
-                req.check_id
-            ))),
-        };
-    }
-    caller.authz.need(Kind::Node, Level::Write, &req.node)
 }
 
 async fn register(

@@ -9,6 +9,7 @@ mod misc;
 mod serve;
 mod session;
 mod shapes;
+mod vet;
 
 use std::sync::Arc;
 use std::time::Duration;
