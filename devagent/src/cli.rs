@@ -24,6 +24,8 @@ pub fn main() -> ExitCode {
         Command::Version { format } => version(&format),
         Command::Agent(args) => {
             init_tracing(args.log_level.as_deref());
+            let open_files = crate::limits::raise_open_file_limit();
+            tracing::debug!(open_files, "open-file limit");
             let config = match args.to_config() {
                 Ok(c) => c,
                 Err(e) => {

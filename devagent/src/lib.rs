@@ -26,6 +26,7 @@ pub mod dns;
 mod error;
 mod filter;
 mod http;
+pub mod limits;
 mod metrics;
 mod state;
 mod types;
@@ -41,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{AgentConfig, CONSUL_VERSION};
 pub use dns::DnsConfig;
 pub use error::ApiError;
+pub use limits::Limits;
 
 use crate::checks::CheckRunner;
 use crate::metrics::Metrics;
@@ -145,6 +147,12 @@ impl AgentBuilder {
     /// Shortest `DeregisterCriticalServiceAfter` (Consul raises anything below 1m to 1m).
     pub fn min_deregister_after(mut self, d: Duration) -> Self {
         self.config.min_deregister_after = d;
+        self
+    }
+
+    /// Connection, size and time limits (Consul's `limits` block).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
         self
     }
 
@@ -319,6 +327,7 @@ impl Agent {
             metrics: Arc::clone(&metrics),
             cache: Arc::new(http::ResponseCache::default()),
             leave: leave.clone(),
+            limits: cfg.limits,
         };
         let mut tasks = Vec::new();
         let stop = shutdown.clone();
@@ -333,8 +342,12 @@ impl Agent {
         }));
         let router = http::router(app);
         let stop = shutdown.clone();
+        let (limits, open_files) = (cfg.limits, limits::open_file_limit());
         tasks.push(tokio::spawn(async move {
-            http::serve(http, router, async move { stop.cancelled().await }).await;
+            http::serve(http, router, limits, open_files, async move {
+                stop.cancelled().await
+            })
+            .await;
         }));
         if let Some((udp, tcp)) = dns {
             let handler = dns::DnsHandler::new(Arc::clone(&store), cfg.dns.clone(), metrics);
