@@ -351,16 +351,15 @@ impl Agent {
         }));
         if let Some((udp, tcp)) = dns {
             let handler = dns::DnsHandler::new(Arc::clone(&store), cfg.dns.clone(), metrics);
-            let mut server = hickory_server::ServerFuture::new(handler);
-            server.register_socket(udp);
-            server.register_listener(tcp, Duration::from_secs(5));
-            let stop = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
-                stop.cancelled().await;
-                if let Err(e) = server.shutdown_gracefully().await {
-                    tracing::debug!(error = %e, "DNS server shutdown");
+            let server = dns::spawn_server(handler, udp, tcp, shutdown.clone())
+                .map_err(|e| StartError::Config(format!("starting the DNS server's threads: {e}")));
+            match server {
+                Ok(task) => tasks.push(task),
+                Err(e) => {
+                    shutdown.cancel();
+                    return Err(e);
                 }
-            }));
+            }
         }
         tracing::info!(
             http = %http_addr,

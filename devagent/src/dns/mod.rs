@@ -4,14 +4,16 @@
 //! NXDOMAIN with the SOA for unknown names, and REFUSED (or forwarding to
 //! recursors) for names outside `consul.`.
 //!
-//! `names` parses the question, `answer` builds the answers from the catalog,
-//! `forward` asks the recursors about other names, and `limits` trims UDP
-//! replies to what the client can take.
+//! `names` parses the question, `answer` builds the answers from the catalog
+//! (records for only as many instances as could be sent), `forward` asks the
+//! recursors about other names, `limits` fits every reply to what the client
+//! can take in one pass, and `server` runs all of it on threads of its own.
 
 mod answer;
 mod forward;
 mod limits;
 mod names;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -21,9 +23,10 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, Record};
-use hickory_proto::xfer::Protocol;
 use hickory_server::authority::MessageResponseBuilder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+
+pub(crate) use server::spawn as spawn_server;
 
 use crate::metrics::Metrics;
 use crate::state::Store;
@@ -112,13 +115,21 @@ impl RequestHandler for DnsHandler {
             return send(&mut response, builder.build_no_records(header)).await;
         }
         let query = lower.original().clone();
-        let mut out = if self.domain.zone_of(query.name()) {
-            self.answer_consul(&query)
+        let budget = limits::Budget::new(
+            request.protocol(),
+            request.edns().map(Edns::max_payload),
+            query.query_type(),
+            self.cfg.udp_answer_limit,
+        );
+        let (mut out, built_all) = if self.domain.zone_of(query.name()) {
+            self.answer_consul(&query, budget.build_cap())
         } else if let Some(a) = self.reverse(&query) {
-            a
+            (a, true)
         } else {
-            self.forward(&query, request.header().recursion_desired())
-                .await
+            let a = self
+                .forward(&query, request.header().recursion_desired())
+                .await;
+            (a, true)
         };
         if !self.cfg.recursors.is_empty() {
             out.recursion_available = true;
@@ -128,11 +139,9 @@ impl RequestHandler for DnsHandler {
             reply.set_max_payload(e.max_payload().max(512));
             reply
         });
-        if request.protocol() == Protocol::Udp {
-            let dropped = self.fit_udp(&query, edns.as_ref(), &mut out);
-            if dropped && self.cfg.enable_truncate {
-                header.set_truncated(true);
-            }
+        let trimmed = limits::fit(&query, &mut out, &budget, built_all);
+        if trimmed && self.cfg.enable_truncate {
+            header.set_truncated(true);
         }
         header.set_response_code(out.rcode);
         header.set_authoritative(out.authoritative);
