@@ -72,6 +72,10 @@ pub(crate) struct Answer {
     pub(crate) recursion_available: bool,
 }
 
+/// Queries being answered at once; past that a query gets SERVFAIL at once
+/// (a client retries), so that a flood never queues unbounded work.
+const MAX_IN_FLIGHT: usize = 256;
+
 /// The request handler given to hickory's server.
 #[derive(Clone, Debug)]
 pub(crate) struct DnsHandler {
@@ -79,6 +83,7 @@ pub(crate) struct DnsHandler {
     cfg: DnsConfig,
     metrics: Arc<Metrics>,
     domain: Name,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl DnsHandler {
@@ -88,6 +93,7 @@ impl DnsHandler {
             cfg,
             metrics,
             domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -114,6 +120,10 @@ impl RequestHandler for DnsHandler {
             header.set_response_code(ResponseCode::NotImp);
             return send(&mut response, builder.build_no_records(header)).await;
         }
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            header.set_response_code(ResponseCode::ServFail);
+            return send(&mut response, builder.build_no_records(header)).await;
+        };
         let query = lower.original().clone();
         let budget = limits::Budget::new(
             request.protocol(),

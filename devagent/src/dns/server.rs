@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,7 @@ const DNS_THREADS: usize = 2;
 /// How long a TCP client may stay silent before its connection is closed.
 const TCP_IDLE: Duration = Duration::from_secs(5);
 /// How long queries in flight may take to finish at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 /// Starts serving `udp` and `tcp` on a runtime of its own until `stop` is
 /// cancelled; the task it returns (on the caller's runtime) ends when the
@@ -50,14 +51,16 @@ pub(crate) fn spawn(
                 server.register_socket(udp);
                 server.register_listener(tcp, TCP_IDLE);
                 stop.cancelled().await;
-                match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown_gracefully()).await {
-                    Ok(Err(e)) => tracing::debug!(error = %e, "DNS server shutdown"),
-                    Err(_) => tracing::debug!("DNS queries still in flight at shutdown: dropped"),
-                    Ok(Ok(())) => {}
-                }
+                // Stop listening (hickory cancels its accept loops when the
+                // shutdown is first polled) and drop the server with its
+                // tasks; no timer of this runtime is waited on, as its
+                // threads may be busy with a flood of queries.
+                let _ = server.shutdown_gracefully().now_or_never();
+                drop(server);
             });
-            // Forwarded queries still waiting on a recursor are dropped.
-            runtime.shutdown_timeout(Duration::from_millis(100));
+            // Queries in flight get SHUTDOWN_GRACE (a wait on this thread,
+            // not on the runtime's timers); then they are dropped.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
             let _ = done_tx.send(());
         })?;
     Ok(tokio::spawn(async move {
