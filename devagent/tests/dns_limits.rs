@@ -257,7 +257,7 @@ async fn a_flood_of_large_dns_answers_does_not_hold_up_http() {
         lat.len(),
         lat[lat.len() - 1]
     );
-    assert!(answered > 50, "the flood was answered: {answered}");
+    assert!(answered > 20, "the flood was answered: {answered}");
     // A debug build on 2 shared cores; the release figure is in the README.
     assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
     a.shutdown().await;
