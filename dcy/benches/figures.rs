@@ -237,7 +237,10 @@ impl ChildAgent {
             ));
         }
         let limit = Duration::from_secs(10);
-        let d = bench::spawn_devagent(std::path::Path::new(DEVAGENT), -1, limit)
+        // 1,000 blocking queries from one process: over Consul's default of
+        // 200 connections per client, raised as it would be on Consul.
+        let unlimited = ["-hcl", "limits { http_max_conns_per_client = 0 }"];
+        let d = bench::spawn_devagent_with(std::path::Path::new(DEVAGENT), -1, limit, &unlimited)
             .await
             .map_err(|e| e.to_string())?;
         Ok(ChildAgent {

@@ -56,6 +56,9 @@ const START_TARGET: Duration = Duration::from_millis(50);
 const RSS_TARGET_MIB: f64 = 150.0;
 const WAKE_P99_TARGET: Duration = Duration::from_millis(10);
 
+/// Turns the per-client connection limit off (`limits.http_max_conns_per_client`).
+const UNLIMITED_CLIENT: [&str; 2] = ["-hcl", "limits { http_max_conns_per_client = 0 }"];
+
 /// Bound of every single network operation of the bench.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,7 +95,10 @@ struct Agent {
 
 impl Agent {
     async fn spawn() -> Result<Agent> {
-        let d = bench::spawn_devagent(Path::new(BIN), 0, IO_TIMEOUT).await?;
+        // 10,000 waiting queries from one client: over Consul's default of
+        // 200 connections per client, raised as it would be on Consul.
+        let d =
+            bench::spawn_devagent_with(Path::new(BIN), 0, IO_TIMEOUT, &UNLIMITED_CLIENT).await?;
         Ok(Agent {
             child: d.child,
             pid: d.pid,

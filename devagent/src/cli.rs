@@ -3,8 +3,16 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use crate::config::{Cli, Command, CONSUL_VERSION};
 use clap::Parser;
+
+/// From SIGTERM or Ctrl-C to the end of `run`, whatever the load: answers in
+/// flight get most of it (see `http::serve`), then everything is dropped.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(800);
+/// What the runtime's leftover tasks get after that.
+const RUNTIME_GRACE: Duration = Duration::from_millis(100);
 
 /// The `devagent` command: parses `consul agent`-style flags and runs.
 pub fn main() -> ExitCode {
@@ -24,6 +32,8 @@ pub fn main() -> ExitCode {
         Command::Version { format } => version(&format),
         Command::Agent(args) => {
             init_tracing(args.log_level.as_deref());
+            let open_files = crate::limits::raise_open_file_limit();
+            tracing::debug!(open_files, "open-file limit");
             let config = match args.to_config() {
                 Ok(c) => c,
                 Err(e) => {
@@ -38,7 +48,11 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            runtime.block_on(run(config))
+            let code = runtime.block_on(run(config));
+            // Whatever is still running (a check's command, a forwarded DNS
+            // query) does not hold the exit up.
+            runtime.shutdown_timeout(RUNTIME_GRACE);
+            code
         }
     }
 }
@@ -114,6 +128,13 @@ async fn run(config: crate::AgentConfig) -> ExitCode {
         _ = term.recv() => tracing::info!("terminated: shutting down"),
         _ = agent.left() => tracing::info!("left: shutting down"),
     }
-    agent.shutdown().await;
+    tokio::select! {
+        _ = agent.shutdown() => {}
+        _ = tokio::time::sleep(SHUTDOWN_DEADLINE) => {
+            tracing::warn!("still shutting down after {SHUTDOWN_DEADLINE:?}: exiting");
+        }
+        _ = int.recv() => tracing::warn!("second interrupt: exiting now"),
+        _ = term.recv() => tracing::warn!("second SIGTERM: exiting now"),
+    }
     ExitCode::SUCCESS
 }

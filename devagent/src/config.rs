@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::acl::{AclConfig, DefaultPolicy, Secret};
 use crate::dns::DnsConfig;
+use crate::limits::Limits;
 
 /// Consul version the agent reports.
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -39,6 +40,8 @@ pub struct AgentConfig {
     pub min_check_interval: Duration,
     /// Shortest `DeregisterCriticalServiceAfter` (Consul: 1m).
     pub min_deregister_after: Duration,
+    /// What one client may cost: the `limits` block.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("data_dir", &self.data_dir)
             .field("min_check_interval", &self.min_check_interval)
             .field("min_deregister_after", &self.min_deregister_after)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -83,6 +87,7 @@ impl Default for AgentConfig {
             data_dir: None,
             min_check_interval: Duration::from_secs(1),
             min_deregister_after: Duration::from_secs(60),
+            limits: Limits::default(),
         }
     }
 }
@@ -155,7 +160,7 @@ pub struct AgentArgs {
     /// Log level: trace, debug, info, warn or error.
     #[arg(long = "log-level")]
     pub log_level: Option<String>,
-    /// Inline HCL configuration: ignored with a warning.
+    /// Inline HCL configuration, applied after the config files (repeatable).
     #[arg(long)]
     pub hcl: Vec<String>,
     /// Accepted for compatibility: devagent has no UI.
@@ -321,6 +326,7 @@ fn apply_file(
     if let Some(b) = bool_at(v, &["dns_config", "enable_truncate"]) {
         cfg.dns.enable_truncate = b;
     }
+    crate::limits::apply(&mut cfg.limits, v).map_err(ConfigError)?;
     Ok(())
 }
 
@@ -350,8 +356,11 @@ impl AgentArgs {
             apply_file(&mut cfg, &v, &mut http_port, &mut dns_port)
                 .map_err(|e| ConfigError(format!("config file {}: {}", file.display(), e.0)))?;
         }
-        if !self.hcl.is_empty() {
-            tracing::warn!("-hcl is ignored by devagent; put the settings in a -config-file");
+        for (i, text) in self.hcl.iter().enumerate() {
+            let v = hcl::from_str::<Value>(text)
+                .map_err(|e| ConfigError(format!("-hcl #{}: invalid HCL: {e}", i + 1)))?;
+            apply_file(&mut cfg, &v, &mut http_port, &mut dns_port)
+                .map_err(|e| ConfigError(format!("-hcl #{}: {}", i + 1, e.0)))?;
         }
         if let Some(ip) = self.bind {
             cfg.advertise_addr = ip;
@@ -492,6 +501,35 @@ mod tests {
             Some("s3cret")
         );
         assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn inline_hcl_applies_after_files() {
+        let cfg = agent(&[
+            "devagent",
+            "agent",
+            "-hcl",
+            "limits { http_max_conns_per_client = 0 }",
+            "-hcl",
+            "node_name = \"inline\"",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(cfg.limits.http_max_conns_per_client, 0);
+        assert_eq!(cfg.node_name, "inline");
+        let err = agent(&["devagent", "agent", "-hcl", "limits {"])
+            .to_config()
+            .unwrap_err();
+        assert!(err.0.contains("-hcl #1"), "{err}");
+        let err = agent(&[
+            "devagent",
+            "agent",
+            "-hcl",
+            "limits { kv_max_value_size = \"big\" }",
+        ])
+        .to_config()
+        .unwrap_err();
+        assert!(err.0.contains("limits.kv_max_value_size"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod dns;
 mod error;
 mod filter;
 mod http;
+pub mod limits;
 mod metrics;
 mod state;
 mod types;
@@ -43,6 +44,7 @@ pub use acl::{AclConfig, AclTokens, DefaultPolicy, Secret};
 pub use config::{AgentConfig, CONSUL_VERSION};
 pub use dns::DnsConfig;
 pub use error::ApiError;
+pub use limits::Limits;
 
 use crate::checks::CheckRunner;
 use crate::metrics::Metrics;
@@ -158,6 +160,12 @@ impl AgentBuilder {
     /// Shortest `DeregisterCriticalServiceAfter` (Consul raises anything below 1m to 1m).
     pub fn min_deregister_after(mut self, d: Duration) -> Self {
         self.config.min_deregister_after = d;
+        self
+    }
+
+    /// Connection, size and time limits (Consul's `limits` block).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
         self
     }
 
@@ -363,6 +371,7 @@ impl Agent {
             metrics: Arc::clone(&metrics),
             cache: Arc::new(http::ResponseCache::default()),
             leave: leave.clone(),
+            limits: cfg.limits,
         };
         let mut tasks = Vec::new();
         let stop = shutdown.clone();
@@ -377,8 +386,12 @@ impl Agent {
         }));
         let router = http::router(app);
         let stop = shutdown.clone();
+        let (limits, open_files) = (cfg.limits, limits::open_file_limit());
         tasks.push(tokio::spawn(async move {
-            http::serve(http, router, async move { stop.cancelled().await }).await;
+            http::serve(http, router, limits, open_files, async move {
+                stop.cancelled().await
+            })
+            .await;
         }));
         if let Some((udp, tcp)) = dns {
             let handler = dns::DnsHandler::new(
@@ -387,16 +400,15 @@ impl Agent {
                 metrics,
                 Arc::clone(&acl),
             );
-            let mut server = hickory_server::ServerFuture::new(handler);
-            server.register_socket(udp);
-            server.register_listener(tcp, Duration::from_secs(5));
-            let stop = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
-                stop.cancelled().await;
-                if let Err(e) = server.shutdown_gracefully().await {
-                    tracing::debug!(error = %e, "DNS server shutdown");
+            let server = dns::spawn_server(handler, udp, tcp, shutdown.clone())
+                .map_err(|e| StartError::Config(format!("starting the DNS server's threads: {e}")));
+            match server {
+                Ok(task) => tasks.push(task),
+                Err(e) => {
+                    shutdown.cancel();
+                    return Err(e);
                 }
-            }));
+            }
         }
         tracing::info!(
             http = %http_addr,

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod devagent;
-pub use devagent::{drain, spawn_devagent, Devagent};
+pub use devagent::{drain, spawn_devagent, spawn_devagent_with, Devagent};
 
 /// The error of a bench step: any error, or a message made with [`err`].
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -59,8 +59,16 @@ impl DnsHandler {
         }
     }
 
-    /// Answers one question about a name under `consul.`.
-    pub(crate) fn answer_consul(&self, query: &Query) -> Answer {
+    /// Answers one question about a name under `consul.`, building records
+    /// for at most `cap` instances of a service (no more can be sent); and
+    /// whether every instance was built.
+    pub(crate) fn answer_consul(&self, query: &Query, cap: usize) -> (Answer, bool) {
+        let mut built_all = true;
+        let answer = self.answer_consul_capped(query, cap, &mut built_all);
+        (answer, built_all)
+    }
+
+    fn answer_consul_capped(&self, query: &Query, cap: usize, built_all: &mut bool) -> Answer {
         let qname = query.name();
         let qtype = query.query_type();
         if qtype == RecordType::AXFR {
@@ -84,7 +92,9 @@ impl DnsHandler {
             return self.nxdomain();
         }
         match lookup {
-            Lookup::Service { name, tag } => self.service(qname, qtype, &name, tag.as_deref()),
+            Lookup::Service { name, tag } => {
+                self.service(qname, qtype, &name, tag.as_deref(), cap, built_all)
+            }
             Lookup::Node(node) => self.node(qname, qtype, &node),
             Lookup::Addr(hex) => match parse_hex_ip(&hex) {
                 Some(ip) if wants(qtype, ip) => Answer {
@@ -129,7 +139,7 @@ impl DnsHandler {
         }
     }
 
-    /// Healthy instances of a service (case-insensitive name), shuffled.
+    /// Healthy instances of a service (case-insensitive name), in catalog order.
     fn healthy(&self, svc: &str, tag: Option<&str>) -> Vec<HealthEntry> {
         let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
         let inner = self.store.lock();
@@ -144,7 +154,7 @@ impl DnsHandler {
         let authz = self.acl.dns_authz();
         let everything = authz.all_readable(&entries, |e| (&e.node.name, &e.service.name));
         let mut memo = crate::acl::ReadMemo::default();
-        let mut entries: Vec<HealthEntry> = entries
+        let entries: Vec<HealthEntry> = entries
             .into_iter()
             .filter(|e| {
                 everything || authz.entry_readable(&mut memo, &e.node.name, &e.service.name)
@@ -161,15 +171,34 @@ impl DnsHandler {
                 })
             })
             .collect();
-        fastrand::shuffle(&mut entries);
         entries
     }
 
-    fn service(&self, qname: &Name, qtype: RecordType, svc: &str, tag: Option<&str>) -> Answer {
-        let entries = self.healthy(svc, tag);
+    fn service(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        svc: &str,
+        tag: Option<&str>,
+        cap: usize,
+        built_all: &mut bool,
+    ) -> Answer {
+        let mut entries = self.healthy(svc, tag);
         if entries.is_empty() {
             return self.nxdomain();
         }
+        // A random `cap` of them in random order (Consul shuffles every answer):
+        // the first steps of a Fisher-Yates shuffle; the rest could not be sent.
+        let take = cap.max(1).min(entries.len());
+        for i in 0..take {
+            let j = fastrand::usize(i..entries.len());
+            entries.swap(i, j);
+        }
+        if take < entries.len() {
+            *built_all = false;
+            entries.truncate(take);
+        }
+        let mut targets = std::collections::HashSet::new();
         let dc = self.dc();
         let mut out = Answer {
             authoritative: true,
@@ -197,10 +226,12 @@ impl DnsHandler {
                         0,
                         RData::SRV(SRV::new(1, weight, e.service.port, target.clone())),
                     ));
-                    if let Some(ip) = ip {
-                        out.additionals.push(ip_record(&target, ip));
+                    if targets.insert(target.clone()) {
+                        if let Some(ip) = ip {
+                            out.additionals.push(ip_record(&target, ip));
+                        }
+                        out.additionals.extend(self.node_meta_txt(&target, e));
                     }
-                    out.additionals.extend(self.node_meta_txt(&target, e));
                 }
                 RecordType::TXT => {
                     out.answers.extend(self.node_meta_txt(qname, e));

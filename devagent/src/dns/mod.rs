@@ -4,14 +4,16 @@
 //! NXDOMAIN with the SOA for unknown names, and REFUSED (or forwarding to
 //! recursors) for names outside `consul.`.
 //!
-//! `names` parses the question, `answer` builds the answers from the catalog,
-//! `forward` asks the recursors about other names, and `limits` trims UDP
-//! replies to what the client can take.
+//! `names` parses the question, `answer` builds the answers from the catalog
+//! (records for only as many instances as could be sent), `forward` asks the
+//! recursors about other names, `limits` fits every reply to what the client
+//! can take in one pass, and `server` runs all of it on threads of its own.
 
 mod answer;
 mod forward;
 mod limits;
 mod names;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -21,9 +23,10 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, Record};
-use hickory_proto::xfer::Protocol;
 use hickory_server::authority::MessageResponseBuilder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+
+pub(crate) use server::spawn as spawn_server;
 
 use crate::metrics::Metrics;
 use crate::state::Store;
@@ -69,6 +72,10 @@ pub(crate) struct Answer {
     pub(crate) recursion_available: bool,
 }
 
+/// Queries being answered at once; past that a query gets SERVFAIL at once
+/// (a client retries), so that a flood never queues unbounded work.
+const MAX_IN_FLIGHT: usize = 256;
+
 /// The request handler given to hickory's server.
 #[derive(Clone, Debug)]
 pub(crate) struct DnsHandler {
@@ -78,6 +85,7 @@ pub(crate) struct DnsHandler {
     domain: Name,
     /// Answers carry what the `dns` (else `default`, else anonymous) token may read.
     acl: Arc<crate::acl::Acl>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl DnsHandler {
@@ -93,6 +101,7 @@ impl DnsHandler {
             metrics,
             acl,
             domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -119,14 +128,26 @@ impl RequestHandler for DnsHandler {
             header.set_response_code(ResponseCode::NotImp);
             return send(&mut response, builder.build_no_records(header)).await;
         }
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            header.set_response_code(ResponseCode::ServFail);
+            return send(&mut response, builder.build_no_records(header)).await;
+        };
         let query = lower.original().clone();
-        let mut out = if self.domain.zone_of(query.name()) {
-            self.answer_consul(&query)
+        let budget = limits::Budget::new(
+            request.protocol(),
+            request.edns().map(Edns::max_payload),
+            query.query_type(),
+            self.cfg.udp_answer_limit,
+        );
+        let (mut out, built_all) = if self.domain.zone_of(query.name()) {
+            self.answer_consul(&query, budget.build_cap())
         } else if let Some(a) = self.reverse(&query) {
-            a
+            (a, true)
         } else {
-            self.forward(&query, request.header().recursion_desired())
-                .await
+            let a = self
+                .forward(&query, request.header().recursion_desired())
+                .await;
+            (a, true)
         };
         if !self.cfg.recursors.is_empty() {
             out.recursion_available = true;
@@ -136,11 +157,9 @@ impl RequestHandler for DnsHandler {
             reply.set_max_payload(e.max_payload().max(512));
             reply
         });
-        if request.protocol() == Protocol::Udp {
-            let dropped = self.fit_udp(&query, edns.as_ref(), &mut out);
-            if dropped && self.cfg.enable_truncate {
-                header.set_truncated(true);
-            }
+        let trimmed = limits::fit(&query, &mut out, &budget, built_all);
+        if trimmed && self.cfg.enable_truncate {
+            header.set_truncated(true);
         }
         header.set_response_code(out.rcode);
         header.set_authoritative(out.authoritative);

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    endpoint, json, json_meta, read_body, set_filtered, set_meta, to_json, with_body, App, Caller,
-    Params,
+    endpoint, json, json_meta, read_body_or, set_filtered, set_meta, to_json, with_body, App,
+    Caller, Params,
 };
 use crate::acl::{Kind, Level};
 use crate::decode::{normalize, Schema};
@@ -19,9 +19,7 @@ use crate::error::ApiError;
 use crate::state::{KvWrite, Subscription, TxnOp};
 use crate::types::KvOut;
 
-/// Consul's `kv_max_value_size`.
-const MAX_VALUE: usize = 512 * 1024;
-/// Consul's limit on operations per transaction.
+/// Consul's limit on operations per transaction (`maxTxnOps`).
 const MAX_TXN_OPS: usize = 64;
 
 const KV_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
@@ -224,23 +222,35 @@ async fn put(app: App, key: String, p: Params, body: Body) -> Result<Response, A
     } else {
         KvWrite::Plain
     };
-    let value = axum::body::to_bytes(body, MAX_VALUE + 1)
-        .await
-        .map_err(|_| too_large(None))?;
-    if value.len() > MAX_VALUE {
-        return Err(too_large(Some(value.len())));
-    }
+    let max = app.limits.kv_max_value_size;
+    let value = read_body_or(body, max, |size| too_large(max, size)).await?;
     let ok = app.store.kv_put(&key, value, flags, mode)?;
     json(&ok)
 }
 
-fn too_large(size: Option<usize>) -> ApiError {
-    let size = size.map_or_else(|| "more than 524288".to_string(), |s| s.to_string());
+/// Consul's 413 for a KV value over `kv_max_value_size` (`size`: as declared, if it was).
+fn too_large(max: usize, size: Option<u64>) -> ApiError {
+    let size = size.map_or_else(|| format!("more than {max}"), |s| s.to_string());
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
-            "Request body({size} bytes) too large, max size: {MAX_VALUE} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size."
+            "Request body({size} bytes) too large, max size: {max} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size."
         ),
+    )
+}
+
+/// Consul's 413 for a `/v1/txn` body over `txn_max_req_len`.
+fn txn_too_large(max: usize, size: Option<u64>) -> ApiError {
+    const SEE: &str =
+        "See https://developer.hashicorp.com/docs/agent/config/config-files#txn_max_req_len.";
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        match size {
+            Some(size) => {
+                format!("Request body({size} bytes) too large, max size: {max} bytes. {SEE}")
+            }
+            None => format!("Request body too large, max size: {max} bytes. {SEE}"),
+        },
     )
 }
 
@@ -320,7 +330,8 @@ async fn txn(
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
-    let bytes: Bytes = read_body(body, MAX_TXN_OPS * (MAX_VALUE * 4 / 3 + 1024)).await?;
+    let max = app.limits.txn_body();
+    let bytes: Bytes = read_body_or(body, max, |size| txn_too_large(max, size)).await?;
     let mut value: Value = serde_json::from_slice(&bytes).map_err(ApiError::decode)?;
     normalize(&mut value, &TXN);
     let ops: Vec<TxnOpIn> = serde_json::from_value(value).map_err(ApiError::decode)?;
@@ -341,6 +352,17 @@ async fn txn(
                 let value = match kv.value.as_deref() {
                     None | Some("") => Bytes::new(),
                     Some(b64) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+                        Ok(v) if v.len() > app.limits.kv_max_value_size => {
+                            return Err(ApiError::new(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                format!(
+                                    "Value for key {:?} is too large ({} > {} bytes)",
+                                    kv.key,
+                                    v.len(),
+                                    app.limits.kv_max_value_size
+                                ),
+                            ));
+                        }
                         Ok(v) => Bytes::from(v),
                         Err(e) => {
                             errors.push(json!({"OpIndex": i, "What": format!("Value is not valid base64: {e}")}));

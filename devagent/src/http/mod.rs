@@ -58,6 +58,8 @@ pub(crate) struct App {
     pub(crate) cache: Arc<ResponseCache>,
     /// Cancelled by `PUT /v1/agent/leave`.
     pub(crate) leave: CancellationToken,
+    /// Size and time limits of requests.
+    pub(crate) limits: crate::limits::Limits,
 }
 
 impl IntoResponse for ApiError {
@@ -344,14 +346,57 @@ pub(crate) fn set_meta(h: &mut HeaderMap, index: u64, consistency: Option<&'stat
     }
 }
 
-/// Reads a request body, refusing anything over `limit` bytes with a 413.
+/// Reads a request body of at most `limit` bytes. A body that says it is
+/// larger (`Content-Length`) is refused with a 413 before any of it is read;
+/// one that turns out larger is refused once `limit + 1` bytes have arrived,
+/// so a request never holds more than `limit` bytes. A body that does not
+/// arrive within `limits.http_read_timeout` gets a 408.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    read_body_or(body, limit, |size| {
+        let size = size.map_or_else(|| format!("more than {limit}"), |s| s.to_string());
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body too large, max size: {limit} bytes"),
+            format!("Request body({size} bytes) too large, max size: {limit} bytes"),
         )
     })
+    .await
+}
+
+/// [`read_body`] with the 413 of the caller (given the declared size, if any).
+pub(crate) async fn read_body_or(
+    body: Body,
+    limit: usize,
+    too_large: impl Fn(Option<u64>) -> ApiError,
+) -> Result<Bytes, ApiError> {
+    use axum::body::HttpBody as _;
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(declared));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => Err(body_error(&e).unwrap_or_else(|| too_large(None))),
+    }
+}
+
+/// The error of a body that failed for another reason than its size (`None`: its size).
+fn body_error(e: &axum::Error) -> Option<ApiError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(t) = err.downcast_ref::<serve::BodyTimeout>() {
+            return Some(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("{t}: send the body at once, or raise limits.http_read_timeout"),
+            ));
+        }
+        if err.is::<hyper::Error>() {
+            return Some(ApiError::bad_request(format!(
+                "Failed to read the request body: {err}"
+            )));
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// Reads and decodes a JSON request body with Consul's rules.

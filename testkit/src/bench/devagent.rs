@@ -20,6 +20,8 @@ pub struct Devagent {
     pub pid: u32,
     /// Its HTTP API.
     pub http: SocketAddr,
+    /// Its DNS server, if it has one.
+    pub dns: Option<SocketAddr>,
     /// When it was spawned.
     pub spawned: Instant,
     /// From the spawn to its `devagent listening` line.
@@ -32,10 +34,22 @@ pub struct Devagent {
 /// (stdin closed, stderr inherited, killed when dropped) and waits at most
 /// `limit` for its `devagent listening` line, which names its HTTP address.
 pub async fn spawn_devagent(bin: &Path, dns_port: i32, limit: Duration) -> Result<Devagent> {
+    spawn_devagent_with(bin, dns_port, limit, &[]).await
+}
+
+/// [`spawn_devagent`] with more flags, e.g. `["-hcl", "limits { http_max_conns_per_client = 0 }"]`
+/// for a bench that holds more connections than one client may by default.
+pub async fn spawn_devagent_with(
+    bin: &Path,
+    dns_port: i32,
+    limit: Duration,
+    extra: &[&str],
+) -> Result<Devagent> {
     let spawned = Instant::now();
     let dns = format!("-dns-port={dns_port}");
     let mut child = Command::new(bin)
         .args(["agent", "-dev", "-http-port=0", &dns, "-log-level=warn"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -65,10 +79,15 @@ pub async fn spawn_devagent(bin: &Path, dns_port: i32, limit: Duration) -> Resul
         .ok_or_else(|| err(format!("no http= in {line:?}")))?
         .parse()
         .map_err(|e| err(format!("bad http= in {line:?}: {e}")))?;
+    let dns = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("dns="))
+        .and_then(|a| a.parse().ok());
     Ok(Devagent {
         child,
         pid,
         http,
+        dns,
         spawned,
         listening_after,
         stdout,

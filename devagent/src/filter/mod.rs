@@ -8,9 +8,19 @@
 //! (`Meta["key.with.dots"]`); values are bare words, `"quoted"` or
 //! `` `raw` ``. A selector that crosses a list (`Checks.Status`) matches when
 //! any element matches.
+//!
+//! Every expression is bounded: at most [`MAX_DEPTH`] levels of parentheses
+//! and `not`, and at most [`MAX_MATCHES`] comparisons, so that neither the
+//! parser (recursive descent) nor evaluation (over every entry of an answer)
+//! can exhaust the stack or a thread's time. `a and b and c ...` is one level.
 
 use regex::Regex;
 use serde_json::Value;
+
+/// Deepest nesting of parentheses and `not` accepted.
+pub const MAX_DEPTH: usize = 64;
+/// Most comparisons (`Selector == value`, `value in Selector`, ...) in one expression.
+pub const MAX_MATCHES: usize = 512;
 
 /// A parsed filter expression.
 #[derive(Debug, Clone)]
@@ -20,8 +30,10 @@ pub struct Filter {
 
 #[derive(Debug, Clone)]
 enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Every term matches (`a and b and c` is one node: chains stay shallow).
+    And(Vec<Expr>),
+    /// Any term matches.
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Match {
         selector: Vec<String>,
@@ -143,6 +155,10 @@ fn is_word_char(c: char) -> bool {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Parentheses and `not` entered and not yet left.
+    depth: usize,
+    /// Comparisons parsed so far.
+    matches: usize,
 }
 
 impl Parser {
@@ -165,40 +181,78 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, String> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.peek_word("or") {
             self.pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut left = self.not()?;
+        let mut terms = vec![self.not()?];
         while self.peek_word("and") {
             self.pos += 1;
-            left = Expr::And(Box::new(left), Box::new(self.not()?));
+            terms.push(self.not()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::And(terms)
+        })
+    }
+
+    /// Enters one level of parentheses or `not`, refusing to go deeper than [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "expression nested more than {MAX_DEPTH} levels deep (parentheses and 'not'): \
+                 the limit is {MAX_DEPTH}; flatten it (a and b and c needs no parentheses)"
+            ));
+        }
+        Ok(())
     }
 
     fn not(&mut self) -> Result<Expr, String> {
         if self.peek_word("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.enter()?;
+            let e = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e)));
         }
         self.primary()
+    }
+
+    /// Counts one comparison, refusing more than [`MAX_MATCHES`].
+    fn count_match(&mut self) -> Result<(), String> {
+        self.matches += 1;
+        if self.matches > MAX_MATCHES {
+            return Err(format!(
+                "expression has more than {MAX_MATCHES} comparisons: the limit is {MAX_MATCHES}; \
+                 use 'in' or 'matches' to test many values at once"
+            ));
+        }
+        Ok(())
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(&Token::LParen) {
             self.pos += 1;
+            self.enter()?;
             let e = self.or()?;
+            self.depth -= 1;
             match self.next() {
                 Some(Token::RParen) => return Ok(e),
                 _ => return Err("missing ')'".into()),
             }
         }
+        self.count_match()?;
         // `<value> [not] in <selector>`
         let value_first = self.peek_word_at(1, "in")
             || (self.peek_word_at(1, "not") && self.peek_word_at(2, "in"));
@@ -322,7 +376,12 @@ impl Filter {
         if tokens.is_empty() {
             return Err("empty expression".into());
         }
-        let mut p = Parser { tokens, pos: 0 };
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            depth: 0,
+            matches: 0,
+        };
         let e = p.or()?;
         if p.pos < p.tokens.len() {
             return Err(format!(
@@ -342,10 +401,7 @@ impl Filter {
 
 fn validate(e: &Expr, shape: &Value) -> Result<(), String> {
     match e {
-        Expr::And(a, b) | Expr::Or(a, b) => {
-            validate(a, shape)?;
-            validate(b, shape)
-        }
+        Expr::And(terms) | Expr::Or(terms) => terms.iter().try_for_each(|t| validate(t, shape)),
         Expr::Not(a) => validate(a, shape),
         Expr::Match { selector, .. } => {
             let mut cur = shape;
@@ -442,8 +498,8 @@ fn contains(v: &Value, needle: &str) -> bool {
 
 fn eval(e: &Expr, entry: &Value) -> bool {
     match e {
-        Expr::And(a, b) => eval(a, entry) && eval(b, entry),
-        Expr::Or(a, b) => eval(a, entry) || eval(b, entry),
+        Expr::And(terms) => terms.iter().all(|t| eval(t, entry)),
+        Expr::Or(terms) => terms.iter().any(|t| eval(t, entry)),
         Expr::Not(a) => !eval(a, entry),
         Expr::Match {
             selector,
@@ -489,64 +545,4 @@ fn resolve_container<'a>(v: &'a Value, path: &[String], out: &mut Vec<&'a Value>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn shape() -> Value {
-        json!({"Service": {"ID": "", "Service": "", "Tags": [""], "Port": 0, "Meta": {"*": ""}},
-               "Checks": [{"Status": "", "ServiceTags": [""]}]})
-    }
-
-    fn entry() -> Value {
-        json!({"Service": {"ID": "web1", "Service": "web", "Tags": ["v1", "primary"], "Port": 8080,
-                           "Meta": {"env": "prod", "a.b": "x"}},
-               "Checks": [{"Status": "passing", "ServiceTags": []}, {"Status": "warning", "ServiceTags": ["v1"]}]})
-    }
-
-    fn check(expr: &str) -> bool {
-        Filter::parse(expr, &shape()).unwrap().matches(&entry())
-    }
-
-    #[test]
-    fn operators() {
-        assert!(check("Service.Service == web"));
-        assert!(check(r#"Service.Service == "web""#));
-        assert!(!check("Service.Service != web"));
-        assert!(check("Service.Port == 8080"));
-        assert!(check("v1 in Service.Tags"));
-        assert!(check(r#""v2" not in Service.Tags"#));
-        assert!(check("Service.Tags contains primary"));
-        assert!(check("Service.Tags not contains secondary"));
-        assert!(check("Service.Meta.env == prod"));
-        assert!(check(r#"Service.Meta["a.b"] == x"#));
-        assert!(check("Service.Meta.missing is empty"));
-        assert!(check("Service.Tags is not empty"));
-        assert!(check(r#"Service.ID matches "^web[0-9]$""#));
-        assert!(check("Checks.Status == warning"));
-        assert!(check(r#""v1" in Checks.ServiceTags"#));
-        assert!(check(
-            "Service.Service == web and (Service.Port == 1 or v1 in Service.Tags)"
-        ));
-        assert!(check("not Service.Service == db"));
-    }
-
-    #[test]
-    fn errors_name_the_problem() {
-        let e = Filter::parse("Service.Nope == x", &shape()).unwrap_err();
-        assert!(e.contains("Nope"), "{e}");
-        assert!(Filter::parse("Service.ID ==", &shape()).is_err());
-        assert!(Filter::parse("(Service.ID == x", &shape()).is_err());
-        assert!(Filter::parse(r#"Service.ID == "x"#, &shape()).is_err());
-        assert!(Filter::parse("", &shape()).is_err());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn never_panics(s in ".{0,60}") {
-            if let Ok(f) = Filter::parse(&s, &shape()) {
-                let _ = f.matches(&entry());
-            }
-        }
-    }
-}
+mod tests;
