@@ -40,8 +40,8 @@ fn binary(var: &str, default: &str, package: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         path.is_file(),
-        "{} not found: install Debian's `{package}` package \
-         (apt-get install -y chromium chromium-driver) or set {var}",
+        "{} not found: run .ci/test, which installs what the tests need \
+         (or apt-get install -y chromium chromium-driver: Debian's `{package}`), or set {var}",
         path.display()
     );
     path
