@@ -105,7 +105,10 @@ impl Task {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!("{name} stopped with an error: {e:#}"),
             Ok(Err(e)) => tracing::warn!("{name} panicked: {e}"),
-            Err(_) => tracing::warn!("{name} did not stop within {limit:?}"),
+            Err(_) => tracing::warn!(
+                "{name} did not stop within {}",
+                gocompat::duration::human(limit)
+            ),
         }
     }
 }
@@ -578,7 +581,11 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             let tail = log.tail(20);
             if !tail.is_empty() {
-                eprintln!("the log's last lines ({}):", log.path().display());
+                let kept = match &dir {
+                    WorkDir::Given(_) => "kept",
+                    WorkDir::Temporary(_) => "removed now with its directory; --dir DIR keeps it",
+                };
+                eprintln!("the log's last lines ({}, {kept}):", log.path().display());
                 for l in tail {
                     eprintln!("  {l}");
                 }
