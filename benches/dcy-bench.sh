@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "dcy-bench: 1-min load average before: $(cut -d' ' -f1 /proc/loadavg)" >&2
-cargo build --release -p devagent
+cargo build --profile bench -p devagent --features devagent/jemalloc
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 echo "dcy-bench: open-file limit $(ulimit -n)" >&2
 

@@ -32,7 +32,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::balance::schedule;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::{rewrite, service_host};
+use crate::instance::{rewrite, service_host, split_tag};
 pub use crate::instance::{Instance, Instances};
 use crate::types::{ServiceEntry, Status};
 use crate::watch::{Watch, WatchHub, WatchSpec, WatchStatus};
@@ -156,11 +156,17 @@ impl Service {
 
     /// Waits until at least one healthy instance is known.
     pub async fn ready(&self, timeout: Duration) -> Result<Arc<Instances>> {
+        self.ready_within(timeout, timeout).await
+    }
+
+    /// [`Service::ready`] with `left` to wait, reporting `total` (the
+    /// caller's timeout) when it runs out.
+    async fn ready_within(&self, left: Duration, total: Duration) -> Result<Arc<Instances>> {
         let mut rx = self.shared.version.clone();
         let current = Arc::clone(&self.shared.current);
         let outcome = {
             let wait = rx.wait_for(|_| !current.load().is_empty());
-            match tokio::time::timeout(timeout, wait).await {
+            match tokio::time::timeout(left, wait).await {
                 Ok(Ok(_)) => Some(true),
                 Ok(Err(_)) => Some(false),
                 Err(_) => None,
@@ -177,7 +183,11 @@ impl Service {
                 };
                 Err(Error::new(
                     ErrorKind::NoData,
-                    format!("{}: {why} after {timeout:?}", self.name()),
+                    format!(
+                        "{}: {why} after {}",
+                        self.name(),
+                        gocompat::duration::human(total)
+                    ),
                 ))
             }
         }
@@ -321,19 +331,30 @@ impl Discovery {
         }
     }
 
+    /// The handle a URL's service host names: `worker`, or `worker` tagged
+    /// `v1` for `v1.worker` (from `http://v1.worker.service.consul/`).
+    pub(crate) fn service_by_host(&self, key: &str) -> Service {
+        match split_tag(key) {
+            (name, Some(tag)) => self.service_with(name, ServiceOptions::default().tag(tag)),
+            (name, None) => self.service(name),
+        }
+    }
+
     /// Waits until every named service has a healthy instance (start-up ordering).
     pub async fn wait_for(&self, names: &[&str], timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         for name in names {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            self.service(name).ready(left).await?;
+            self.service(name).ready_within(left, timeout).await?;
         }
         Ok(())
     }
 
     /// Rewrites a URL whose host is a service name (`http://worker/x`, or
-    /// `http://worker.service.consul/x`) to a picked instance's `host:port`.
-    /// Other URLs (IPs, dotted names, `localhost`) come back unchanged.
+    /// `http://worker.service.consul/x`, or with a tag as in Consul's DNS,
+    /// `http://v1.worker.service.consul/x`) to a picked instance's
+    /// `host:port`. Other URLs (IPs, dotted names, `localhost`) come back
+    /// unchanged.
     pub fn url(&self, url: &str) -> Result<String> {
         let mut parsed = url::Url::parse(url).map_err(|e| {
             Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
@@ -341,7 +362,7 @@ impl Discovery {
         let Some(name) = service_host(&parsed) else {
             return Ok(url.to_string());
         };
-        let svc = self.service(&name);
+        let svc = self.service_by_host(&name);
         let inst = svc.pick().ok_or_else(|| {
             let why = if svc.instances().is_ready() {
                 "no healthy instance"
@@ -363,7 +384,7 @@ impl Discovery {
             Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
         })?;
         if let Some(name) = service_host(&parsed) {
-            self.service(&name).ready(timeout).await?;
+            self.service_by_host(&name).ready(timeout).await?;
         }
         self.url(url)
     }

@@ -98,7 +98,10 @@ impl Error {
     pub(crate) fn timeout(what: &str, after: Duration) -> Error {
         Error::new(
             ErrorKind::Timeout,
-            format!("{what}: no answer within {after:?}"),
+            format!(
+                "{what}: no answer within {}",
+                gocompat::duration::human(after)
+            ),
         )
     }
 

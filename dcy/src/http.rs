@@ -143,7 +143,7 @@ impl HttpClient {
         if let Some(s) = self.services.load().get(name) {
             return s.clone();
         }
-        let service = self.discovery.service(name);
+        let service = self.discovery.service_by_host(name);
         self.services.rcu(|map| {
             let mut map = HashMap::clone(map);
             map.entry(name.to_string())
@@ -545,6 +545,8 @@ mod tests {
             "http://worker/x",
             "http://worker.service.consul/x",
             "http://worker.service.dc1.consul/x",
+            "http://v1.worker.service.consul/x",
+            "http://v1.worker.service.dc1.consul/x",
             "http://worker.other.consul/x",
             "http://a.b/x",
         ] {

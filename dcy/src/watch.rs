@@ -294,7 +294,8 @@ impl<T: Send + Sync + 'static> Watch<T> {
                 Err(Error::new(
                     ErrorKind::NoData,
                     format!(
-                        "no data yet after {timeout:?}{}",
+                        "no data yet after {}{}",
+                        gocompat::duration::human(timeout),
                         status
                             .error
                             .map(|e| format!(" (last error: {e})"))

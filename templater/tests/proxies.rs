@@ -86,7 +86,7 @@ fn tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("{name} is not installed: apt-get install {name} (.ci/run installs it)");
+    panic!("{name} is not installed: run .ci/test, which installs what the tests need (or apt-get install {name})");
 }
 
 #[tokio::test]

@@ -89,7 +89,14 @@ pub fn http_client() -> reqwest::Client {
 #[derive(Clone, Debug)]
 pub enum Target {
     /// By name, through dcy discovery (the point of the demo).
-    Discovery(dcy::http::HttpClient),
+    Discovery {
+        /// dcy's HTTP client.
+        http: dcy::http::HttpClient,
+        /// The sensor's reading URL (`http://sensor/reading`).
+        sensor: String,
+        /// The workers' URL up to the path (`http://worker`).
+        worker: String,
+    },
     /// Fixed addresses (for the benchmark that measures discovery's cost).
     Fixed {
         /// HTTP client.
@@ -109,7 +116,17 @@ struct Reading {
 impl Target {
     /// By name through `discovery`, with the app's HTTP client settings.
     pub fn discovery(discovery: &dcy::Discovery) -> Target {
-        Target::Discovery(discovery.http_with(http_client()))
+        Target::discovery_within(discovery, &kit::ServiceArgs::local(""))
+    }
+
+    /// Like [`Target::discovery`], reaching only the instances of the
+    /// deployment `service` belongs to (those with its `--tag`).
+    pub fn discovery_within(discovery: &dcy::Discovery, service: &kit::ServiceArgs) -> Target {
+        Target::Discovery {
+            http: discovery.http_with(http_client()),
+            sensor: format!("http://{}/reading", service.service_host("sensor")),
+            worker: format!("http://{}", service.service_host("worker")),
+        }
     }
 
     /// Fixed `host:port` addresses, with the same HTTP client settings as
@@ -124,7 +141,7 @@ impl Target {
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
         let resp = match self {
-            Target::Discovery(http) => http.get(url).await?,
+            Target::Discovery { http, .. } => http.get(url).await?,
             Target::Fixed { http, .. } => http.get(url).send().await?,
         };
         if !resp.status().is_success() {
@@ -135,8 +152,8 @@ impl Target {
 
     fn urls(&self, n: Option<i64>) -> String {
         match (self, n) {
-            (Target::Discovery(_), None) => "http://sensor/reading".into(),
-            (Target::Discovery(_), Some(n)) => format!("http://worker/square?n={n}"),
+            (Target::Discovery { sensor, .. }, None) => sensor.clone(),
+            (Target::Discovery { worker, .. }, Some(n)) => format!("{worker}/square?n={n}"),
             (Target::Fixed { sensor, .. }, None) => format!("http://{sensor}/reading"),
             (Target::Fixed { worker, .. }, Some(n)) => format!("http://{worker}/square?n={n}"),
         }
@@ -226,16 +243,30 @@ pub async fn run(
     let client = args.service.client()?;
     let discovery = dcy::Discovery::new(client.clone());
     tracing::info!("waiting for the sensor and a worker");
-    discovery
-        .wait_for(&["sensor", "worker"], args.wait_for)
-        .await?;
+    let deadline = tokio::time::Instant::now() + args.wait_for;
+    for name in ["sensor", "worker"] {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let service = discovery.service_with(name, args.service.service_options());
+        if service.ready(left).await.is_err() {
+            anyhow::bail!(
+                "no healthy {} within {}{}",
+                args.service.service_host(name),
+                gocompat::duration::human(args.wait_for),
+                service
+                    .status()
+                    .error
+                    .map(|e| format!(" (Consul is failing: {e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     let stats = Arc::new(Mutex::new(Stats::default()));
     let mut registry = Registry::with_prefix("app");
     let rounds = Counter::default();
     registry.register("rounds", "Rounds run", rounds.clone());
     let stop = CancellationToken::new();
     let driver = tokio::spawn(drive(
-        Target::discovery(&discovery),
+        Target::discovery_within(&discovery, &args.service),
         Arc::clone(&stats),
         args.concurrency,
         args.interval,
@@ -304,7 +335,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match Target::discovery(&discovery) {
-            Target::Discovery(http) => {
+            Target::Discovery { http, .. } => {
                 let d = format!("{http:?}");
                 assert!(d.contains(&format!("http: {settings}")), "{d}");
             }

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use app::{Stats, Target};
 use prometheus_client::metrics::counter::Counter;
 use testkit::bench::{self, millis, ms_to, yes_no};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt as _;
