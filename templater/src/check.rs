@@ -132,6 +132,10 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
             &t.function_denylist,
             t.sandbox_path.clone(),
         );
+        if let Err(e) = crate::runner::nesting::check(&text) {
+            problems.push(format!("{label}:{}: {}", e.line, e.message));
+            continue;
+        }
         let tera = match compile(&env, &text) {
             Ok(tera) => tera,
             Err(e) => {

@@ -31,6 +31,7 @@ use crate::status::Metrics;
 use crate::templates::{Slot, Templates};
 
 mod burst;
+pub mod nesting;
 mod write;
 
 use burst::DeferredCommand;
@@ -198,6 +199,8 @@ impl Runner {
                 (None, None) => Err("template without source or contents".to_string()),
             };
             let compiled = text.and_then(|text| {
+                nesting::check(&text)
+                    .map_err(|e| format!("template {}:{}: {}", t.name(), e.line, e.message))?;
                 self.compiled
                     .compile(&slot, &text)
                     .map_err(|e| format!("template {}: {e}", t.name()))
@@ -483,7 +486,10 @@ impl Runner {
                     continue;
                 }
             };
-            match self.compiled.compile(&self.templates[i].slot, &text) {
+            let compiled = nesting::check(&text)
+                .map_err(|e| format!("line {}: {}", e.line, e.message))
+                .and_then(|()| self.compiled.compile(&self.templates[i].slot, &text));
+            match compiled {
                 Ok(()) => {
                     tracing::info!(template = %path.display(), "template changed: re-rendering");
                     self.templates[i].dirty = true;
