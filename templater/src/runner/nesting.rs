@@ -159,6 +159,42 @@ pub fn check(text: &str) -> Result<(), TooDeep> {
     Ok(())
 }
 
+/// The byte ranges of the bodies of the `{{ }}` and `{% %}` tags of a tera
+/// source (not comments, nor what `{% raw %}` holds).
+pub(crate) fn tags(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(start) = find(bytes, i, b"{") {
+        let kind = bytes.get(start + 1).copied();
+        let close: &[u8] = match kind {
+            Some(b'{') => b"}}",
+            Some(b'%') => b"%}",
+            Some(b'#') => b"#}",
+            _ => {
+                i = start + 1;
+                continue;
+            }
+        };
+        let Some((end, _)) = scan_tag(bytes, start + 2, close, kind == Some(b'#')) else {
+            break;
+        };
+        i = end + close.len();
+        if kind == Some(b'#') {
+            continue;
+        }
+        if kind == Some(b'%') && first_word(&text[start + 2..end]).0 == "raw" {
+            match find_endraw(text, i) {
+                Some((_, after)) => i = after,
+                None => break,
+            }
+            continue;
+        }
+        out.push((start + 2, end));
+    }
+    out
+}
+
 /// Refuses recursive macros, and calls whose levels (the call site's plus
 /// the called macro's, down the whole chain) exceed [`MAX_NESTING`].
 fn macro_levels(bodies: &[Body]) -> Result<(), TooDeep> {
