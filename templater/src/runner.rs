@@ -311,6 +311,13 @@ impl Runner {
         self.deps.retain(|_, d| !d.users.is_empty());
         let t = &self.templates[i];
         match result {
+            // Functions without data yet return placeholders (an empty
+            // string, an empty list) that later code may reject: that is no
+            // error until every dependency has answered.
+            Err(e) if !t.missing.is_empty() => {
+                tracing::debug!(template = %t.cfg.name(), missing = ?t.missing, error = %tera_error(&e), "waiting for data");
+                Ok(None)
+            }
             Err(e) => {
                 self.shared.metrics.render_errors.inc();
                 let msg = locate::render_error(&t.cfg.name(), &t.text, &e);
