@@ -84,8 +84,17 @@ impl Proxy {
                 dir.display(),
                 conf.display()
             );
+            // The check runs before the new upstreams replace the live
+            // ones: nginx checks a copy of its config that includes the
+            // new file ({{path}}).
+            let d = dir.display();
+            let check = format!(
+                "sed 's#include {d}/upstreams.conf;#include {{{{path}}}};#' {conf} > {d}/nginx-check.conf && {ngx} -p {d} -c {d}/nginx-check.conf -t -q",
+                conf = conf.display(),
+                ngx = ngx.display(),
+            );
             template.push_str(&format!(
-                "  check_command = \"{base} -t -q\"\n  command = \"{base} -s reload\"\n"
+                "  check_command = \"{check}\"\n  command = \"{base} -s reload\"\n"
             ));
         }
         template.push_str("}\n");
