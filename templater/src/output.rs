@@ -283,8 +283,11 @@ fn tmp_prefix(name: &str) -> String {
 
 /// Removes the temporary files (`.<name>.<pid>.<hex>.tmp`) that a templater
 /// no longer running left beside these destinations (a `kill -9` in the
-/// middle of a write or a check). Each directory is read once. Returns the
-/// files removed.
+/// middle of a write or a check). Call it before writing: files with this
+/// process's own pid are removed too (a previous process with the same pid,
+/// as pid 1 in a container; this one has no write in flight yet); those of
+/// another live process are left alone. Each directory is read once.
+/// Returns the files removed.
 pub fn clean_stale(destinations: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
     for d in destinations {
@@ -307,7 +310,7 @@ pub fn clean_stale(destinations: &[PathBuf]) -> Vec<PathBuf> {
             else {
                 continue;
             };
-            if pid != me && !alive(pid) && fs::remove_file(e.path()).is_ok() {
+            if (pid == me || !alive(pid)) && fs::remove_file(e.path()).is_ok() {
                 removed.push(e.path());
             }
         }
