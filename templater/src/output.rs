@@ -111,14 +111,9 @@ pub fn write(target: &Target, content: &[u8]) -> std::io::Result<Written> {
 /// Stages `content` for `target` in a temporary file beside it, with the
 /// final mode and owner, unless the destination already holds it.
 pub fn stage(target: &Target, content: &[u8]) -> std::io::Result<Staged> {
-    let file = resolve(&target.path)?;
-    let existing = match fs::read(&file) {
-        Ok(old) => Some(old),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    let meta = match existing {
-        Some(_) => Some(fs::metadata(&file)?),
+    let (file, meta) = resolve_with_metadata(&target.path)?;
+    let existing = match meta {
+        Some(_) => Some(fs::read(&file)?),
         None => None,
     };
     let uid = target.user.as_deref().map(user_id).transpose()?;
@@ -239,6 +234,11 @@ pub fn backup_path(path: &Path) -> PathBuf {
 
 /// The file a destination names: itself, or where its symlinks lead.
 pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    resolve_with_metadata(path).map(|(p, _)| p)
+}
+
+/// [`resolve`], with the file's metadata (`None`: it does not exist).
+fn resolve_with_metadata(path: &Path) -> std::io::Result<(PathBuf, Option<fs::Metadata>)> {
     let mut p = path.to_path_buf();
     for _ in 0..MAX_SYMLINKS {
         match fs::symlink_metadata(&p) {
@@ -250,7 +250,9 @@ pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
                     parent(&p).join(to)
                 };
             }
-            _ => return Ok(p),
+            Ok(m) => return Ok((p, Some(m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((p, None)),
+            Err(e) => return Err(e),
         }
     }
     Err(std::io::Error::other(format!(
