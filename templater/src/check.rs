@@ -12,7 +12,7 @@ use tera::ast::{Expr, ExprVal, FunctionCall, Node};
 use crate::cli::RunArgs;
 use crate::config::line_of;
 use crate::funcs::{Brain, Env};
-use crate::runner::{compile, tera_error};
+use crate::runner::compile;
 
 /// Function and filter names used by a template.
 #[derive(Debug, Default)]
@@ -132,6 +132,10 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
             &t.function_denylist,
             t.sandbox_path.clone(),
         );
+        if let Err(e) = crate::runner::nesting::check(&text) {
+            problems.push(format!("{label}:{}: {}", e.line, e.message));
+            continue;
+        }
         let tera = match compile(&env, &text) {
             Ok(tera) => tera,
             Err(e) => {
@@ -169,8 +173,8 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
         env.begin();
         if let Err(e) = tera.render("template", &tera::Context::new()) {
             problems.push(format!(
-                "{label}: rendering with no data yet fails: {}",
-                tera_error(&e)
+                "{} (rendering with no data yet)",
+                crate::runner::render_error(&label, &text, &e)
             ));
         }
     }

@@ -52,8 +52,12 @@ pub struct TemplateConfig {
     pub destination: Option<PathBuf>,
     /// Command run after the output changed (`sh -c` when it has spaces).
     pub command: Vec<String>,
-    /// Command that validates the new output in place (`nginx -t`); when it
-    /// fails the previous output is put back and `command` does not run.
+    /// Command that validates the new output before it replaces the
+    /// destination: it runs against a temporary file beside the destination
+    /// (same mode and owner), named by `{{path}}` in the command and by
+    /// `$TEMPLATER_CHECK_FILE` (e.g. `nginx -t -c {{path}}`); the file is
+    /// renamed into place only when the command exits 0. When it fails the
+    /// destination stays as it was and `command` does not run.
     pub check_command: Vec<String>,
     /// How long the command may run.
     pub command_timeout: Duration,
@@ -61,9 +65,15 @@ pub struct TemplateConfig {
     pub perms: Option<u32>,
     /// Keep the previous output as `<destination>.bak`.
     pub backup: bool,
+    /// Owner of the output, a name or a numeric id (default: keep the existing file's).
+    pub user: Option<String>,
+    /// Group of the output, a name or a numeric id (default: keep the existing file's).
+    pub group: Option<String>,
     /// Create missing parent directories.
     pub create_dest_dirs: bool,
-    /// Exit when this template fails to render (default false: log and keep the old output).
+    /// Exit (code 14) when this template fails to render or write (default
+    /// true, as in consul-template; false: log, keep the old output and
+    /// render again on the next change). `-template-error-fatal` overrides it.
     pub error_fatal: Option<bool>,
     /// Per-template quiescence (overrides the global one).
     pub wait: Option<Wait>,
@@ -169,7 +179,8 @@ pub struct Config {
     pub once: bool,
     /// Print instead of writing.
     pub dry: bool,
-    /// Overrides every template's `error_fatal`.
+    /// Overrides every template's `error_fatal` (`template_error_fatal`,
+    /// `-template-error-fatal`).
     pub template_error_fatal: Option<bool>,
     /// Address of the `/health` and `/metrics` listener.
     pub status_addr: Option<String>,

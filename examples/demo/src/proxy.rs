@@ -111,8 +111,19 @@ impl Proxy {
                 std::fs::write(&conf, nginx_conf(dir, port))?;
                 let base = format!("{} -p {} -c {}", quoted(&ngx), quoted(dir), quoted(&conf));
                 let to_log = format!(">>{} 2>&1", quoted(log.path()));
+                // The check runs before the new upstreams replace the live
+                // ones: nginx checks a copy of its config that includes the
+                // new file ({{path}}).
+                let check = format!(
+                    "sed 's#include {d}/upstreams.conf;#include {{{{path}}}};#' {conf} > {copy} && {ngx} -p {dq} -c {copy} -t -q {to_log}",
+                    d = dir.display(),
+                    conf = quoted(&conf),
+                    copy = quoted(&dir.join("nginx-check.conf")),
+                    ngx = quoted(&ngx),
+                    dq = quoted(dir),
+                );
                 template.push_str(&format!(
-                    "  check_command = \"{base} -t -q {to_log}\"\n  command = \"{base} -s reload {to_log}\"\n"
+                    "  check_command = \"{check}\"\n  command = \"{base} -s reload {to_log}\"\n"
                 ));
                 let child = Command::new(&ngx)
                     .args([

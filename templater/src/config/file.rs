@@ -427,7 +427,9 @@ impl Ctx<'_> {
                     t.function_denylist = self.strings(val, k)?
                 }
                 "sandbox_path" => t.sandbox_path = Some(self.string(val, k)?.into()),
-                "error_on_missing_key" | "user" | "group" | "uid" | "gid" => {
+                "user" | "uid" => t.user = Some(self.string(val, k)?),
+                "group" | "gid" => t.group = Some(self.string(val, k)?),
+                "error_on_missing_key" => {
                     tracing::warn!(file = %self.file.display(), key = %k, "ignored template setting");
                 }
                 "left_delimiter" | "right_delimiter" => {
