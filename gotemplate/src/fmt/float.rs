@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn precisions_match_go() {
-        assert_eq!(format_f(2.71828, Some(2)), "2.72");
+        assert_eq!(format_f(1.23456, Some(2)), "1.23");
         assert_eq!(format_f(2.5, Some(0)), "2");
         assert_eq!(format_f(1.0, None), "1.000000");
         assert_eq!(format_e(1234.5678, Some(2), false), "1.23e+03");
