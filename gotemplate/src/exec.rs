@@ -32,9 +32,19 @@ pub(crate) struct State<'a> {
     pub out: String,
     pub depth: usize,
     pub steps: u64,
+    pub locals: Vec<(String, Value)>,
 }
 
 impl Context for State<'_> {
+    fn local(&mut self, key: &str, make: &mut dyn FnMut() -> Value) -> Value {
+        if let Some((_, v)) = self.locals.iter().find(|(k, _)| k == key) {
+            return v.clone();
+        }
+        let v = make();
+        self.locals.push((key.to_string(), v.clone()));
+        v
+    }
+
     fn execute_template(&mut self, name: &str, dot: Value) -> Result<String, String> {
         let saved = std::mem::take(&mut self.out);
         let result = self.call_template(0, name, dot);

@@ -38,6 +38,10 @@ pub trait Context {
     /// Executes the template called `name` with `dot` as its data, as
     /// consul-template's `executeTemplate` does.
     fn execute_template(&mut self, name: &str, dot: Value) -> Result<String, String>;
+    /// A value kept for the rest of this execution under `key` (e.g.
+    /// consul-template's `scratch`, one per execution), made by `make` on
+    /// first use.
+    fn local(&mut self, key: &str, make: &mut dyn FnMut() -> Value) -> Value;
 }
 
 /// The signature of an added function.

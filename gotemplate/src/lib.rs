@@ -169,6 +169,7 @@ impl Template {
             out: String::new(),
             depth: 0,
             steps: 0,
+            locals: Vec::new(),
         };
         match state.walk_list(data, &tree.root) {
             Ok(()) => Ok(state.out),
