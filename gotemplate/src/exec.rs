@@ -31,6 +31,8 @@ pub(crate) struct State<'a> {
     pub vars: Vec<(Arc<str>, Value)>,
     pub out: String,
     pub depth: usize,
+    /// Nesting of the walk itself: blocks, parentheses and template calls.
+    pub nest: usize,
     pub steps: u64,
     pub locals: Vec<(String, Value)>,
 }
@@ -84,6 +86,24 @@ impl State<'_> {
         self.fail(ErrorKind::Exec, pos, context, msg)
     }
 
+    /// Enters one level of the walk's recursion (a block, a parenthesis, a
+    /// template call); their product is bounded, not only each of them.
+    fn enter(&mut self, pos: usize, context: &dyn Display) -> R<()> {
+        self.nest += 1;
+        if self.nest > self.tmpl.options.max_nesting {
+            return Err(self.fail(
+                ErrorKind::Limit,
+                pos,
+                context,
+                format!(
+                    "execution nested deeper than {} levels (blocks, parentheses and template calls together)",
+                    self.tmpl.options.max_nesting
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn step(&mut self, pos: usize, context: &dyn Display) -> R<()> {
         self.steps += 1;
         if self.steps > self.tmpl.options.max_steps {
@@ -132,9 +152,16 @@ impl State<'_> {
                 }
                 Ok(())
             }
-            Node::If(c) => self.walk_if_or_with(dot, c, false),
-            Node::With(c) => self.walk_if_or_with(dot, c, true),
-            Node::Range(c) => self.walk_range(dot, c),
+            Node::If(c) | Node::With(c) | Node::Range(c) => {
+                self.enter(c.pipe.pos, &c.pipe)?;
+                let r = match node {
+                    Node::If(_) => self.walk_if_or_with(dot, c, false),
+                    Node::With(_) => self.walk_if_or_with(dot, c, true),
+                    _ => self.walk_range(dot, c),
+                };
+                self.nest -= 1;
+                r
+            }
             Node::Template { pos, name, pipe } => {
                 self.step(*pos, &format_args!("template {}", crate::fmt::quote(name)))?;
                 let dot = match pipe {
@@ -168,11 +195,13 @@ impl State<'_> {
                 ),
             ));
         }
+        self.enter(pos, &context)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec![(Arc::from("$"), dot.clone())]);
         let saved_name = std::mem::replace(&mut self.executing, Arc::from(name));
         self.depth += 1;
         let result = self.walk_list(&dot, &tree.root);
         self.depth -= 1;
+        self.nest -= 1;
         self.executing = saved_name;
         self.vars = saved_vars;
         result
@@ -348,9 +377,12 @@ impl State<'_> {
                 self.eval_field_chain(dot, v, first, fields, Some(cmd), fin)
             }
             Arg::Ident(_, _, f) => self.eval_function(dot, f, cmd, fin),
-            Arg::Pipe(_, p) => {
+            Arg::Pipe(pos, p) => {
                 self.not_a_function(cmd, &fin)?;
-                self.eval_pipeline(dot, p)
+                self.enter(*pos, p)?;
+                let r = self.eval_pipeline(dot, p);
+                self.nest -= 1;
+                r
             }
             Arg::Variable(pos, idents) => {
                 let v = self.var_value(*pos, &idents[0])?;
@@ -411,7 +443,12 @@ impl State<'_> {
                 }
                 self.eval_field_chain(dot, v, arg, &idents[1..], None, None)
             }
-            Arg::Pipe(_, p) => self.eval_pipeline(dot, p),
+            Arg::Pipe(pos, p) => {
+                self.enter(*pos, p)?;
+                let r = self.eval_pipeline(dot, p);
+                self.nest -= 1;
+                r
+            }
             Arg::Ident(pos, _, f) => {
                 let cmd = Command {
                     pos: *pos,

@@ -79,6 +79,11 @@ pub struct Options {
     /// Deepest chain of `{{template}}` calls (Go allows 100,000; recursion
     /// that deep here would need a large stack).
     pub max_template_calls: usize,
+    /// Deepest nesting while executing: blocks, parentheses and template
+    /// calls counted together, so that recursion through deeply nested
+    /// templates cannot overflow the stack either (1,000 levels fit in a
+    /// 2 MiB stack in a debug build, 2,000 do not: the default keeps half).
+    pub max_nesting: usize,
     /// Most evaluation steps (actions, function calls, range iterations) in one execution.
     pub max_steps: u64,
     /// Largest output of one execution, in bytes.
@@ -97,6 +102,7 @@ impl Default for Options {
             missing_key: MissingKey::Default,
             max_depth: MAX_DEPTH,
             max_template_calls: 100,
+            max_nesting: 500,
             max_steps: 100_000_000,
             max_output: 256 << 20,
         }
@@ -168,6 +174,7 @@ impl Template {
             vars: vec![(Arc::from("$"), data.clone())],
             out: String::new(),
             depth: 0,
+            nest: 0,
             steps: 0,
             locals: Vec::new(),
         };

@@ -181,6 +181,12 @@ pub struct RunArgs {
     /// Serve `/health` and `/metrics` here, e.g. 127.0.0.1:9090.
     #[arg(long = "status-addr")]
     pub status_addr: Option<String>,
+    /// Default left delimiter of Go templates (`{{`).
+    #[arg(long = "default-left-delimiter")]
+    pub default_left_delimiter: Option<String>,
+    /// Default right delimiter of Go templates (`}}`).
+    #[arg(long = "default-right-delimiter")]
+    pub default_right_delimiter: Option<String>,
 }
 
 /// Flags consul-template has that templater does not, with the reason.
@@ -191,8 +197,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("syslog", "syslog output is not supported: templater logs to stderr (use your supervisor's log capture)"),
     ("log-file", "file logging is not supported: templater logs to stderr"),
     ("log-rotate", "log rotation is not supported: templater logs to stderr"),
-    ("default-left-delimiter", "custom delimiters are not supported: templates use tera syntax"),
-    ("default-right-delimiter", "custom delimiters are not supported: templates use tera syntax"),
     ("parse-only", "use `templater check` to validate templates"),
 ];
 
@@ -298,6 +302,8 @@ impl RunArgs {
         over!(cfg.pid_file, self.pid_file);
         over!(cfg.template_error_fatal, self.template_error_fatal);
         over!(cfg.status_addr, self.status_addr);
+        over!(cfg.default_delimiters.0, self.default_left_delimiter);
+        over!(cfg.default_delimiters.1, self.default_right_delimiter);
         if let Some(s) = self.max_stale {
             cfg.max_stale = s;
         }

@@ -81,11 +81,52 @@ pub struct TemplateConfig {
     pub function_denylist: Vec<String>,
     /// `file` may only read below this directory.
     pub sandbox_path: Option<PathBuf>,
+    /// The template language: Go's text/template (consul-template's) or
+    /// tera; `None` decides by the rule of [`crate::syntax`].
+    pub syntax: Option<crate::syntax::Syntax>,
+    /// Go templates: the left delimiter (default `default_delimiters`, else `{{`).
+    pub left_delimiter: Option<String>,
+    /// Go templates: the right delimiter (default `default_delimiters`, else `}}`).
+    pub right_delimiter: Option<String>,
+    /// Go templates: a missing map key is an error (`missingkey=error`)
+    /// rather than its zero value.
+    pub error_on_missing_key: bool,
     /// Where the definition came from (for messages).
     pub origin: String,
 }
 
 impl TemplateConfig {
+    /// Whether this template sets its own delimiters or the configuration
+    /// sets default ones (a sign of a Go template).
+    pub fn custom_delimiters(&self, defaults: &(Option<String>, Option<String>)) -> bool {
+        self.left_delimiter.is_some()
+            || self.right_delimiter.is_some()
+            || defaults.0.is_some()
+            || defaults.1.is_some()
+    }
+
+    /// The options of this template as a Go template.
+    pub fn go_options(&self, defaults: &(Option<String>, Option<String>)) -> gotemplate::Options {
+        gotemplate::Options {
+            left_delim: self
+                .left_delimiter
+                .clone()
+                .or_else(|| defaults.0.clone())
+                .unwrap_or_else(|| "{{".into()),
+            right_delim: self
+                .right_delimiter
+                .clone()
+                .or_else(|| defaults.1.clone())
+                .unwrap_or_else(|| "}}".into()),
+            missing_key: if self.error_on_missing_key {
+                gotemplate::MissingKey::Error
+            } else {
+                gotemplate::MissingKey::Zero
+            },
+            ..gotemplate::Options::default()
+        }
+    }
+
     /// A short name for logs: the source file, else the destination.
     pub fn name(&self) -> String {
         match (&self.source, &self.destination) {
@@ -186,6 +227,9 @@ pub struct Config {
     pub status_addr: Option<String>,
     /// The config files read (watched for changes).
     pub files: Vec<PathBuf>,
+    /// Default delimiters of Go templates (`default_delimiters`,
+    /// `-default-left-delimiter`, `-default-right-delimiter`).
+    pub default_delimiters: (Option<String>, Option<String>),
 }
 
 impl Default for Config {
@@ -206,6 +250,7 @@ impl Default for Config {
             template_error_fatal: None,
             status_addr: None,
             files: Vec::new(),
+            default_delimiters: (None, None),
         }
     }
 }

@@ -190,6 +190,33 @@ impl Runner {
             .unwrap_or(true)
     }
 
+    /// Compiles a template's text in its syntax (see [`crate::syntax`]);
+    /// the error names the template and the line.
+    fn compile_text(
+        &mut self,
+        t: &TemplateConfig,
+        slot: &Slot,
+        text: &str,
+    ) -> std::result::Result<(), String> {
+        let defaults = &self.cfg.default_delimiters;
+        let syntax = t.syntax.unwrap_or_else(|| {
+            crate::syntax::detect(t.source.as_deref(), t.custom_delimiters(defaults), text)
+        });
+        match syntax {
+            crate::syntax::Syntax::Go => {
+                let options = t.go_options(defaults);
+                self.compiled.compile_go(slot, &t.name(), text, &options)
+            }
+            crate::syntax::Syntax::Tera => {
+                nesting::check(text)
+                    .map_err(|e| format!("template {}:{}: {}", t.name(), e.line, e.message))?;
+                self.compiled
+                    .compile(slot, text)
+                    .map_err(|e| format!("template {}: {e}", t.name()))
+            }
+        }
+    }
+
     /// Loads every template's source.
     async fn load(&mut self) -> Result<()> {
         self.prepare_outputs().await;
@@ -208,11 +235,7 @@ impl Runner {
             };
             let mut kept: Arc<str> = Arc::from("");
             let compiled = text.and_then(|text| {
-                nesting::check(&text)
-                    .map_err(|e| format!("template {}:{}: {}", t.name(), e.line, e.message))?;
-                self.compiled
-                    .compile(&slot, &text)
-                    .map_err(|e| format!("template {}: {e}", t.name()))?;
+                self.compile_text(&t, &slot, &text)?;
                 kept = Arc::from(text);
                 Ok(())
             });
@@ -315,12 +338,12 @@ impl Runner {
             // string, an empty list) that later code may reject: that is no
             // error until every dependency has answered.
             Err(e) if !t.missing.is_empty() => {
-                tracing::debug!(template = %t.cfg.name(), missing = ?t.missing, error = %tera_error(&e), "waiting for data");
+                tracing::debug!(template = %t.cfg.name(), missing = ?t.missing, error = %e, "waiting for data");
                 Ok(None)
             }
             Err(e) => {
                 self.shared.metrics.render_errors.inc();
-                let msg = locate::render_error(&t.cfg.name(), &t.text, &e);
+                let msg = e.describe(&t.cfg.name(), &t.text);
                 if self.fatal(&t.cfg) || self.cfg.once {
                     return Err(Error::runner(msg));
                 }
@@ -505,9 +528,11 @@ impl Runner {
                     continue;
                 }
             };
-            let compiled = nesting::check(&text)
-                .map_err(|e| format!("line {}: {}", e.line, e.message))
-                .and_then(|()| self.compiled.compile(&self.templates[i].slot, &text));
+            let (cfg, slot) = (
+                self.templates[i].cfg.clone(),
+                self.templates[i].slot.clone(),
+            );
+            let compiled = self.compile_text(&cfg, &slot, &text);
             match compiled {
                 Ok(()) => {
                     self.templates[i].text = Arc::from(text.as_str());
@@ -590,10 +615,8 @@ impl Runner {
                         let changed = {
                             let mut brain = lock(&self.brain);
                             match value {
-                                Some(v) => {
-                                    brain.data.insert(key.clone(), v.clone()).as_ref() != Some(&v)
-                                }
-                                None => brain.data.remove(&key).is_some(),
+                                Some(v) => brain.insert(key.clone(), v),
+                                None => brain.remove(&key),
                             }
                         };
                         // A template still waiting on this key renders once it

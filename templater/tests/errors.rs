@@ -56,7 +56,7 @@ async fn once_exits_14_with_the_template_the_line_and_the_problem() {
     let d = dir.path();
     let undefined = write(
         d,
-        "undefined.tmpl",
+        "undefined.tera",
         "upstream {\n  {{ undefined_var }}\n}\n",
     );
     let json = write(
@@ -64,9 +64,20 @@ async fn once_exits_14_with_the_template_the_line_and_the_problem() {
         "json.tmpl",
         "a\nb\n{{ key(path=\"cfg\") | parse_json | json_encode }}\n",
     );
+    // The same failures in consul-template's Go syntax: an unknown
+    // function is a parse error, a failing call an execution error, both
+    // with the line (and Go's column).
+    let go_undefined = write(
+        d,
+        "undefined.ctmpl",
+        "upstream {\n  {{ undefined_var }}\n}\n",
+    );
+    let go_index = write(d, "index.ctmpl", "a\nb\n{{ index (key \"cfg\") 99 }}\n");
     for (tmpl, line, problem) in [
         (&undefined, 2, "Variable `undefined_var` not found"),
         (&json, 3, "parse_json"),
+        (&go_undefined, 2, "function \"undefined_var\" not defined"),
+        (&go_index, 3, "error calling index: index out of range: 99"),
     ] {
         let started = Instant::now();
         let child = templater(&[
@@ -80,7 +91,9 @@ async fn once_exits_14_with_the_template_the_line_and_the_problem() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(14), "{err}");
         assert!(
-            err.contains(&format!("template {tmpl}:{line}: ")) && err.contains(problem),
+            (err.contains(&format!("template {tmpl}:{line}: "))
+                || err.contains(&format!("template: {tmpl}:{line}:")))
+                && err.contains(problem),
             "{err}"
         );
         // Start, one Consul answer, the render: well within a second of it.
@@ -253,7 +266,7 @@ async fn a_template_nested_too_deep_is_an_error_with_its_line() {
     let tmpl = write(d, "deep.tmpl", &deep(100_000));
     let parens = write(
         d,
-        "parens.tmpl",
+        "parens.tera",
         &format!(
             "a\n{{{{ {}1{} }}}}\n",
             "(".repeat(100_000),
@@ -261,6 +274,15 @@ async fn a_template_nested_too_deep_is_an_error_with_its_line() {
         ),
     );
     let good = write(d, "good.tmpl", "good\n");
+    let go_deep = write(
+        d,
+        "deep.ctmpl",
+        &format!(
+            "ok\n{}{}",
+            "{{ if true }}\n".repeat(100_000),
+            "{{ end }}".repeat(100_000)
+        ),
+    );
     let spec = |t: &str, out: &str| format!("{t}:{}", d.join(out).display());
     let line = format!("template {tmpl}:102: blocks nested 101 levels deep");
 
@@ -271,6 +293,8 @@ async fn a_template_nested_too_deep_is_an_error_with_its_line() {
             &spec(&tmpl, "deep.out"),
             "-template",
             &spec(&parens, "parens.out"),
+            "-template",
+            &spec(&go_deep, "go.out"),
         ]),
         20,
     )
@@ -282,6 +306,10 @@ async fn a_template_nested_too_deep_is_an_error_with_its_line() {
         "{err}"
     );
     assert!(err.contains(&format!("{parens}:2: an expression")), "{err}");
+    assert!(
+        err.contains(&format!("{go_deep}:102: nesting deeper than 100 levels")),
+        "{err}"
+    );
 
     for once in [true, false] {
         let mut args = vec!["-consul-addr", &base];

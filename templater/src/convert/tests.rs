@@ -44,7 +44,7 @@ fn compiles(out: &str) -> Result<(), String> {
 fn render(out: &str, data: &[(&str, Value)]) -> String {
     let brain = Arc::new(Mutex::new(Brain::default()));
     for (k, v) in data {
-        brain.lock().unwrap().data.insert((*k).into(), v.clone());
+        brain.lock().unwrap().insert((*k).into(), v.clone());
     }
     let (env, mut tera) = tera_with(brain);
     if let Err(e) = compiles(out) {
