@@ -98,6 +98,15 @@ impl Parser<'_> {
         }
     }
 
+    /// Go's scanner feeds a space at the end of the input, so an input cut
+    /// inside a literal, a number or an escape fails on that space.
+    fn bad_at_end(&self, context: &str) -> String {
+        match self.peek_char() {
+            Some(c) => format!("invalid character {} {context}", quote_char(c)),
+            None => format!("invalid character ' ' {context}"),
+        }
+    }
+
     fn value(&mut self, context: &str) -> Result<Value, String> {
         match self.s.get(self.i) {
             None => Err("unexpected end of JSON input".into()),
@@ -190,17 +199,15 @@ impl Parser<'_> {
     }
 
     fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
-        for (k, want) in word.bytes().enumerate() {
+        for want in word.bytes() {
             match self.s.get(self.i) {
                 Some(&b) if b == want => self.i += 1,
-                Some(_) if k > 0 => {
-                    return Err(self.bad(&format!(
+                _ => {
+                    return Err(self.bad_at_end(&format!(
                         "in literal {word} (expecting {})",
                         quote_char(want as char)
                     )))
                 }
-                Some(_) => return Err(self.bad("looking for beginning of value")),
-                None => return Err("unexpected end of JSON input".into()),
             }
         }
         Ok(v)
@@ -218,10 +225,8 @@ impl Parser<'_> {
         let start = self.i;
         if self.s[self.i] == b'-' {
             self.i += 1;
-            match self.s.get(self.i) {
-                Some(b'0'..=b'9') => {}
-                None => return Err("unexpected end of JSON input".into()),
-                Some(_) => return Err(self.bad("in numeric literal")),
+            if !matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
+                return Err(self.bad_at_end("in numeric literal"));
             }
         }
         if self.s[self.i] == b'0' {
@@ -232,7 +237,7 @@ impl Parser<'_> {
         if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
             if self.digits() == 0 {
-                return Err(self.bad("after decimal point in numeric literal"));
+                return Err(self.bad_at_end("after decimal point in numeric literal"));
             }
         }
         if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
@@ -241,7 +246,7 @@ impl Parser<'_> {
                 self.i += 1;
             }
             if self.digits() == 0 {
-                return Err(self.bad("in exponent of numeric literal"));
+                return Err(self.bad_at_end("in exponent of numeric literal"));
             }
         }
         let text = &self.text[start..self.i];
@@ -261,8 +266,7 @@ impl Parser<'_> {
                     v = v * 16 + (b as char).to_digit(16).unwrap_or(0);
                     self.i += 1;
                 }
-                Some(_) => return Err(self.bad("in \\u hexadecimal character escape")),
-                None => return Err("unexpected end of JSON input".into()),
+                _ => return Err(self.bad_at_end("in \\u hexadecimal character escape")),
             }
         }
         Ok(v)
@@ -286,7 +290,7 @@ impl Parser<'_> {
                 Some(b'\\') => {
                     self.i += 1;
                     let Some(&e) = self.s.get(self.i) else {
-                        return Err("unexpected end of JSON input".into());
+                        return Err(self.bad_at_end("in string escape code"));
                     };
                     self.i += 1;
                     match e {
@@ -546,7 +550,10 @@ mod tests {
             parse("[1 2]").unwrap_err(),
             "invalid character '2' after array element"
         );
-        assert_eq!(parse("tru").unwrap_err(), "unexpected end of JSON input");
+        assert_eq!(
+            parse("tru").unwrap_err(),
+            "invalid character ' ' in literal true (expecting 'e')"
+        );
         assert_eq!(
             parse("trux").unwrap_err(),
             "invalid character 'x' in literal true (expecting 'e')"

@@ -11,11 +11,14 @@
 //! | collections | `in contains containsAll containsAny containsNone containsNotAll explode explodeMap mergeMap mergeMapWithOverride loop` |
 //! | Consul data | `byKey byTag byPort byMeta` |
 //! | math | `add subtract multiply divide modulo minimum maximum` |
+//! | state | `scratch` (`Key Get Set SetX MapSet MapSetX MapValues`) |
+//! | outside | `plugin writeToFile` |
 //!
 //! Limits (Go has none; each is far above what a template needs): nesting
 //! of parsed and encoded values [`MAX_DEPTH`], `loop` length
 //! [`collections::MAX_LOOP`], `indent` output [`text::MAX_INDENT_OUTPUT`],
-//! regular expression size [`text::MAX_REGEX_LEN`].
+//! regular expression size [`text::MAX_REGEX_LEN`], plugin output
+//! [`effects::MAX_PLUGIN_OUTPUT`] and time (`Env::plugin_timeout`).
 
 use gotemplate::Funcs;
 
@@ -23,11 +26,13 @@ use crate::Env;
 
 pub mod codec;
 pub mod collections;
+pub mod effects;
 mod env;
 pub mod group;
 pub mod json;
 pub mod math;
 pub mod parse;
+mod scratch;
 pub mod text;
 pub mod timefmt;
 
@@ -46,4 +51,6 @@ pub fn install(funcs: &mut Funcs, env: &Env) {
     collections::install(funcs);
     group::install(funcs);
     math::install(funcs);
+    scratch::install(funcs);
+    effects::install(funcs, env);
 }
