@@ -35,6 +35,7 @@ pub mod parse;
 mod scratch;
 pub mod text;
 pub mod timefmt;
+pub mod yaml;
 
 /// Deepest nesting of maps and lists that the parsers build and the
 /// encoders write (Go's JSON decoder allows 10,000; recursion that deep
@@ -48,6 +49,7 @@ pub fn install(funcs: &mut Funcs, env: &Env) {
     codec::install(funcs);
     parse::install(funcs);
     json::install(funcs);
+    yaml::install(funcs);
     collections::install(funcs);
     group::install(funcs);
     math::install(funcs);
