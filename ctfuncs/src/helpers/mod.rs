@@ -13,6 +13,7 @@
 //! | math | `add subtract multiply divide modulo minimum maximum` |
 //! | state | `scratch` (`Key Get Set SetX MapSet MapSetX MapValues`) |
 //! | outside | `plugin writeToFile` |
+//! | debugging | `spew_dump spew_sdump spew_printf spew_sprintf` |
 //!
 //! Limits (Go has none; each is far above what a template needs): nesting
 //! of parsed and encoded values [`MAX_DEPTH`], `loop` length
@@ -33,6 +34,7 @@ pub mod json;
 pub mod math;
 pub mod parse;
 mod scratch;
+pub mod spew;
 pub mod text;
 pub mod timefmt;
 pub mod yaml;
@@ -54,5 +56,6 @@ pub fn install(funcs: &mut Funcs, env: &Env) {
     group::install(funcs);
     math::install(funcs);
     scratch::install(funcs);
+    spew::install(funcs);
     effects::install(funcs, env);
 }
