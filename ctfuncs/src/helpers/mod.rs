@@ -37,6 +37,7 @@ mod scratch;
 pub mod spew;
 pub mod text;
 pub mod timefmt;
+pub mod toml;
 pub mod yaml;
 
 /// Deepest nesting of maps and lists that the parsers build and the
@@ -52,6 +53,7 @@ pub fn install(funcs: &mut Funcs, env: &Env) {
     parse::install(funcs);
     json::install(funcs);
     yaml::install(funcs);
+    toml::install(funcs);
     collections::install(funcs);
     group::install(funcs);
     math::install(funcs);
