@@ -27,10 +27,12 @@ mod decimal;
 mod defaults;
 mod dicts;
 mod encoding;
+mod json;
 mod lists;
 mod math;
 mod paths;
 mod reflect;
+mod regex;
 mod strings;
 mod text;
 
@@ -73,6 +75,8 @@ fn register(r: &mut Reg<'_>) {
     encoding::install(r);
     reflect::install(r);
     paths::install(r);
+    json::install(r);
+    regex::install(r);
 }
 
 /// Registers functions under a prefix.

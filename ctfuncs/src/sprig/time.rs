@@ -1,0 +1,3 @@
+//! (in progress)
+use super::Reg;
+pub(super) fn install(_r: &mut Reg<'_>) {}
