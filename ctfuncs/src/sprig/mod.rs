@@ -23,6 +23,7 @@
 use gotemplate::{FuncError, Funcs, Value};
 
 mod conv;
+mod dates;
 mod decimal;
 mod defaults;
 mod dicts;
@@ -35,6 +36,8 @@ mod reflect;
 mod regex;
 mod strings;
 mod text;
+mod time;
+mod timeparse;
 
 /// The largest string one call may build, in bytes (16 MiB).
 pub const MAX_STRING: usize = 16 << 20;
@@ -77,6 +80,7 @@ fn register(r: &mut Reg<'_>) {
     paths::install(r);
     json::install(r);
     regex::install(r);
+    dates::install(r);
 }
 
 /// Registers functions under a prefix.
