@@ -34,10 +34,12 @@ mod math;
 mod paths;
 mod reflect;
 mod regex;
+mod semver;
 mod strings;
 mod text;
 mod time;
 mod timeparse;
+mod url;
 
 /// The largest string one call may build, in bytes (16 MiB).
 pub const MAX_STRING: usize = 16 << 20;
@@ -81,6 +83,8 @@ fn register(r: &mut Reg<'_>) {
     json::install(r);
     regex::install(r);
     dates::install(r);
+    semver::install(r);
+    url::install(r);
 }
 
 /// Registers functions under a prefix.

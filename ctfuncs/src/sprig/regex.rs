@@ -313,7 +313,7 @@ fn class(
 }
 
 /// Go's `regexp.Compile`, with Go's error text.
-fn compile(pat: &str) -> Result<Regex, String> {
+pub(crate) fn compile(pat: &str) -> Result<Regex, String> {
     let frame = |code: &str, arg: &str| format!("error parsing regexp: {code}: {}", go_quote(arg));
     let translated = translate(pat).map_err(|(code, arg)| frame(&code, &arg))?;
     Regex::new(&translated).map_err(|e| {
