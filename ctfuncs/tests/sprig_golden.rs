@@ -158,12 +158,24 @@ const DIFFERENT: &[(&str, &str, &str)] = &[
         "Sprig's duration reads int64 and ignores int (\"0s\"); template integers are one type \
          here, read as int64, so a literal 95 gives 1m35s",
     ),
+    (
+        "genCA",
+        "error calling sprig_genCA: generating keys and certificates is not supported here: a new key on every render would rewrite the file and restart its service each time; make them once outside the template (openssl, Vault, consul tls) and read them with file or key",
+        "the key and certificate generators fail with this error (see ctfuncs::sprig::crypto)",
+    ),
+    (
+        "genPrivateKey-unknown",
+        "error calling sprig_genPrivateKey: generating keys and certificates is not supported here: a new key on every render would rewrite the file and restart its service each time; make them once outside the template (openssl, Vault, consul tls) and read them with file or key",
+        "the key and certificate generators fail with this error (see ctfuncs::sprig::crypto)",
+    ),
 ];
 
 #[test]
 fn renders_what_go_and_sprig_render() {
     // Sprig's "Local" zone is UTC in gen.go; the same here.
     std::env::set_var("TZ", "UTC");
+    std::env::set_var("SPRIG_GOLDEN", "from env");
+    std::env::remove_var("SPRIG_GOLDEN_UNSET");
     let expected: Vec<serde_json::Value> =
         serde_json::from_str(include_str!("sprig_golden/expected.json")).unwrap();
     let cases = cases();

@@ -15,6 +15,8 @@
 //!   ...) is at most [`MAX_STRING`] bytes;
 //! - a list a function builds (`until`, `untilStep`, `seq`, `chunk`) has
 //!   at most [`MAX_ITEMS`] elements;
+//! - `getHostByName` waits at most [`LOOKUP_TIMEOUT`] and runs at most
+//!   [`MAX_LOOKUPS`] lookups at once;
 //! - `bcrypt`, `derivePassword` and the key generators are CPU-heavy by
 //!   design (as in Go); they run on the rendering thread.
 //!
@@ -22,7 +24,10 @@
 
 use gotemplate::{FuncError, Funcs, Value};
 
+pub use network::{LOOKUP_TIMEOUT, MAX_LOOKUPS};
+
 mod conv;
+mod crypto;
 mod dates;
 mod decimal;
 mod defaults;
@@ -31,7 +36,10 @@ mod encoding;
 mod json;
 mod lists;
 mod math;
+mod network;
+mod os;
 mod paths;
+mod random;
 mod reflect;
 mod regex;
 mod semver;
@@ -85,6 +93,10 @@ fn register(r: &mut Reg<'_>) {
     dates::install(r);
     semver::install(r);
     url::install(r);
+    crypto::install(r);
+    random::install(r);
+    os::install(r);
+    network::install(r);
 }
 
 /// Registers functions under a prefix.

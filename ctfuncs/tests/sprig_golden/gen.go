@@ -11,7 +11,7 @@
 //
 // followed by the template text (its last newline is not part of it). The
 // datasets are built below, and mirrored in ../sprig_golden.rs. The local
-// time zone is UTC for both (TZ=UTC).
+// time zone is UTC for both (TZ=UTC), and SPRIG_GOLDEN is "from env".
 package main
 
 import (
@@ -57,6 +57,8 @@ type result struct {
 
 func main() {
 	os.Setenv("TZ", "UTC")
+	os.Setenv("SPRIG_GOLDEN", "from env")
+	os.Unsetenv("SPRIG_GOLDEN_UNSET")
 	time.Local = time.UTC
 	f, err := os.Open("cases.txt")
 	if err != nil {
