@@ -308,7 +308,20 @@ pub fn is_empty(v: &Value) -> bool {
 }
 
 /// `reflect.DeepEqual`: same types, same contents (NaN is never equal).
+/// Values nested deeper than [`MAX_NESTING`] compare unequal (a recursive
+/// walk that deep would need the stack for more).
 pub fn deep_equal(a: &Value, b: &Value) -> bool {
+    deep_equal_at(a, b, 0)
+}
+
+/// How deep [`deep_equal`] looks.
+pub const MAX_NESTING: usize = 1000;
+
+fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > MAX_NESTING {
+        return false;
+    }
+    let eq = |p: &Value, q: &Value| deep_equal_at(p, q, depth + 1);
     match (a, b) {
         (Value::Missing | Value::Nil, Value::Missing | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -319,21 +332,17 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::List(x), Value::List(y)) => {
             x.ty.name == y.ty.name
                 && x.items.len() == y.items.len()
-                && x.items.iter().zip(&y.items).all(|(p, q)| deep_equal(p, q))
+                && x.items.iter().zip(&y.items).all(|(p, q)| eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
             x.ty.name == y.ty.name
                 && x.entries.len() == y.entries.len()
                 && x.entries
                     .iter()
-                    .all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
+                    .all(|(k, v)| y.entries.get(k).is_some_and(|w| eq(v, w)))
         }
         (Value::Struct(x), Value::Struct(y)) => {
-            x.ty.name == y.ty.name
-                && x.fields
-                    .iter()
-                    .zip(&y.fields)
-                    .all(|(p, q)| deep_equal(p, q))
+            x.ty.name == y.ty.name && x.fields.iter().zip(&y.fields).all(|(p, q)| eq(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
             x.type_name() == y.type_name() && x.print() == y.print()
