@@ -168,6 +168,25 @@ const DIFFERENT: &[(&str, &str, &str)] = &[
         "error calling sprig_genPrivateKey: generating keys and certificates is not supported here: a new key on every render would rewrite the file and restart its service each time; make them once outside the template (openssl, Vault, consul tls) and read them with file or key",
         "the key and certificate generators fail with this error (see ctfuncs::sprig::crypto)",
     ),
+    (
+        "int64-type",
+        "int int",
+        "gotemplate has one integer type: Sprig's int64 results are `int` to typeOf/kindOf/%T \
+         (printing and arithmetic are the same)",
+    ),
+    (
+        "nil-slice-json",
+        "[]",
+        "template values do not tell a nil slice from an empty one: toJson gives [] where Go \
+         gives null for Sprig's nil results (rest/initial of an empty list)",
+    ),
+    (
+        "set-mutates",
+        "map[a:1]",
+        "Go maps are references: set, unset, merge and mergeOverwrite change the map passed in. \
+         gotemplate values are immutable, so these return the changed map and leave the \
+         variable as it was (`$d = set $d k v` works, see set-returns)",
+    ),
 ];
 
 #[test]
