@@ -590,4 +590,59 @@ mod tests {
         );
         assert_eq!(quote_meta("a.b#c"), r"a\.b#c");
     }
+
+    #[test]
+    fn odd_patterns_fail_or_compile_without_panic() {
+        let pieces = [
+            "\\",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            "{2",
+            "{2}",
+            "{1001}",
+            "*",
+            "+",
+            "?",
+            "(?",
+            "(?P<",
+            "(?i)",
+            "[[:",
+            "[[:alpha:]",
+            "\\Q",
+            "\\E",
+            "\\1",
+            "\\0",
+            "\\x",
+            "\\p",
+            "-",
+            "^",
+            "$",
+            "|",
+            "é",
+            "a",
+            "&&",
+            "~~",
+            "--",
+            ":]",
+        ];
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "a", "]", ")"] {
+                    let p = format!("{a}{b}{c}");
+                    if let Ok(re) = compile(&p) {
+                        let _ = all_matches(&re, "a]é)(", -1);
+                        let _ = replace_all(&re, "a]é)(", "$1${x}$", false);
+                        let _ = split(&re, "a]é)(", -1);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 4000);
+    }
 }

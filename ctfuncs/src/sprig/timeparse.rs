@@ -540,3 +540,54 @@ pub(crate) fn parse(layout_all: &str, value_all: &str, local: &Zone) -> Result<T
         local.clone(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_layouts_and_values_never_panic() {
+        let layouts = [
+            "2006-01-02",
+            "Jan _2 15:04:05.000",
+            "Monday MST -07:00:00",
+            "002 __2 pm",
+            ".999",
+            ",000",
+            "Z07",
+            "3PM",
+            "é2006",
+            "",
+            "01/02/06",
+            "January",
+            "-0700 Z070000",
+        ];
+        let values = [
+            "",
+            "2006-01-02",
+            "é",
+            "2020-02-30",
+            "Feb  3 04:05:06.123",
+            "Tuesday CEST -01:00:00",
+            "366 366 am",
+            ".5",
+            ",12345678901",
+            "Z",
+            "+0",
+            "13PM",
+            "é2020",
+            "99/99/99",
+            "GMT+25",
+        ];
+        let mut n = 0;
+        for l in layouts {
+            for v in values {
+                let _ = parse(l, v, &Zone::Utc);
+                let _ = Time::zero().format(l);
+                n += 1;
+            }
+        }
+        assert_eq!(n, layouts.len() * values.len());
+        assert!(parse("2006-01-02", "2020-02-29", &Zone::Utc).is_ok());
+    }
+}
