@@ -86,6 +86,12 @@ fn no_function_panics_on_odd_arguments() {
             let c = names[(i * 11 + 5) % names.len()];
             arg_lists.push(vec![a, b, c]);
             arg_lists.push(vec![c, a, b, a]);
+            // Extreme integers around every kind, in every position.
+            arg_lists.push(vec![a, a, a]);
+            arg_lists.push(vec!["big", "min", a]);
+            arg_lists.push(vec!["min", "big", a]);
+            arg_lists.push(vec![a, "min", "big"]);
+            arg_lists.push(vec!["min", a, "weird"]);
         }
         for args in arg_lists {
             let call: Vec<String> = args.iter().map(|a| format!(".{a}")).collect();

@@ -32,19 +32,21 @@ fn is_title(c: char) -> bool {
         | 0x1FA8..=0x1FAF | 0x1FBC | 0x1FCC | 0x1FFC)
 }
 
-/// goutils' `AbbreviateFull` on bytes.
+/// goutils' `AbbreviateFull` on bytes (in i128: any int64 offset or
+/// width is arithmetic without overflow).
 fn abbreviate_full(s: &str, offset: i64, max_width: i64) -> Option<String> {
     if s.is_empty() {
         return Some(String::new());
     }
+    let max_width = i128::from(max_width);
     if max_width < 4 {
         return None;
     }
-    let len = s.len() as i64;
+    let len = s.len() as i128;
     if len <= max_width {
         return Some(s.to_string());
     }
-    let mut offset = offset.min(len);
+    let mut offset = i128::from(offset).min(len);
     if len - offset < max_width - 3 {
         offset = len - (max_width - 3);
     }
@@ -56,7 +58,7 @@ fn abbreviate_full(s: &str, offset: i64, max_width: i64) -> Option<String> {
     }
     if offset + max_width - 3 < len {
         let rest = byte_slice(s, offset as usize, s.len());
-        let inner = abbreviate_full(&rest, 0, max_width - 3).unwrap_or_default();
+        let inner = abbreviate_full(&rest, 0, (max_width - 3) as i64).unwrap_or_default();
         return Some(format!("...{inner}"));
     }
     Some(format!(
@@ -468,5 +470,13 @@ mod tests {
         assert_eq!(camel_case("_complex__case_"), "_Complex_Case_");
         assert_eq!(swap_case("Hello World"), "hELLO wORLD");
         assert_eq!(initials("first try"), "ft");
+        assert_eq!(
+            abbreviate_full("abcdefghijkl", i64::MIN, 7).unwrap(),
+            "abcd..."
+        );
+        assert_eq!(
+            abbreviate_full("abcdefghijkl", i64::MAX, 7).unwrap(),
+            "...ijkl"
+        );
     }
 }
