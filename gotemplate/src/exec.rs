@@ -536,12 +536,31 @@ impl State<'_> {
             FuncKind::Builtin(b) => builtins::call(*b, &values),
             FuncKind::Added(imp) => imp(self, &values),
         };
-        result.map_err(|e| match e {
+        let v = result.map_err(|e| match e {
             FuncError::Call(m) => {
                 self.err(pos, context, format!("error calling {}: {m}", inner.name))
             }
             FuncError::Arg(m) => self.err(pos, context, m),
-        })
+        })?;
+        self.bounded(pos, context, v)
+    }
+
+    /// A function's result, unless it nests deeper than the limit (a
+    /// template that wraps a list in a list 100,000 times would overflow
+    /// the stack when it is printed or dropped).
+    fn bounded(&self, pos: usize, context: &dyn Display, v: Value) -> R<Value> {
+        if v.depth() as usize > self.tmpl.options.max_value_depth {
+            return Err(self.fail(
+                ErrorKind::Limit,
+                pos,
+                context,
+                format!(
+                    "a value nested deeper than {} levels",
+                    self.tmpl.options.max_value_depth
+                ),
+            ));
+        }
+        Ok(v)
     }
 
     fn eval_field_chain(
@@ -611,7 +630,7 @@ impl State<'_> {
                 _ => None,
             };
             match result {
-                Some(Ok(v)) => return Ok(v),
+                Some(Ok(v)) => return self.bounded(pos, node, v),
                 Some(Err(m)) => {
                     return Err(self.err(pos, node, format!("error calling {name}: {m}")))
                 }

@@ -84,6 +84,8 @@ pub struct Options {
     /// templates cannot overflow the stack either (1,000 levels fit in a
     /// 2 MiB stack in a debug build, 2,000 do not: the default keeps half).
     pub max_nesting: usize,
+    /// Deepest nesting of lists, maps and structs a function may return.
+    pub max_value_depth: usize,
     /// Most evaluation steps (actions, function calls, range iterations) in one execution.
     pub max_steps: u64,
     /// Largest output of one execution, in bytes.
@@ -103,6 +105,7 @@ impl Default for Options {
             max_depth: MAX_DEPTH,
             max_template_calls: 100,
             max_nesting: 500,
+            max_value_depth: 1000,
             max_steps: 100_000_000,
             max_output: 256 << 20,
         }

@@ -180,3 +180,23 @@ fn recursion_through_deep_nesting_stops_before_the_stack_does() {
     assert!(e.is_limit(), "{e}");
     assert!(e.message().contains("nested deeper than 500 levels"), "{e}");
 }
+
+#[test]
+fn values_nested_past_the_limit_are_an_error_not_a_crash() {
+    let e = on_small_stack(|| {
+        let mut funcs = Funcs::new();
+        funcs.add("list", 0, None, |_, a| Ok(Value::list(a.to_vec())));
+        let t = Template::parse(
+            "t",
+            "{{ $l := list }}{{ range 100000 }}{{ $l = list $l }}{{ end }}{{ $l }}",
+            &funcs,
+            &Options::default(),
+        )
+        .unwrap();
+        t.execute(&Value::Missing).unwrap_err()
+    });
+    assert!(
+        e.is_limit() && e.message().contains("nested deeper than 1000 levels"),
+        "{e}"
+    );
+}

@@ -145,51 +145,71 @@ impl From<String> for Key {
     }
 }
 
+fn depth_of<'a>(values: impl Iterator<Item = &'a Value>) -> u32 {
+    1 + values.map(Value::depth).max().unwrap_or(0)
+}
+
 /// A slice.
+///
+/// Read `items` freely; to change them after construction use
+/// [`List::push`], which keeps the nesting depth the engine bounds.
 #[derive(Clone, Debug)]
 pub struct List {
     /// The elements.
     pub items: Vec<Value>,
     /// The slice's type.
     pub ty: &'static Type,
+    depth: u32,
 }
 
 impl List {
     /// A `[]interface {}`.
     pub fn new(items: Vec<Value>) -> List {
-        List {
-            items,
-            ty: &ANY_LIST,
-        }
+        List::typed(items, &ANY_LIST)
     }
 
     /// A slice of a named type.
     pub fn typed(items: Vec<Value>, ty: &'static Type) -> List {
-        List { items, ty }
+        let depth = depth_of(items.iter());
+        List { items, ty, depth }
+    }
+
+    /// Appends an element.
+    pub fn push(&mut self, v: Value) {
+        self.depth = self.depth.max(1 + v.depth());
+        self.items.push(v);
     }
 }
 
 /// A map, sorted by key.
+///
+/// Read `entries` freely; to change them after construction use
+/// [`Map::insert`], which keeps the nesting depth the engine bounds.
 #[derive(Clone, Debug)]
 pub struct Map {
     /// The entries.
     pub entries: BTreeMap<Key, Value>,
     /// The map's type.
     pub ty: &'static Type,
+    depth: u32,
 }
 
 impl Map {
     /// A `map[string]interface {}`.
     pub fn new(entries: BTreeMap<Key, Value>) -> Map {
-        Map {
-            entries,
-            ty: &ANY_MAP,
-        }
+        Map::typed(entries, &ANY_MAP)
     }
 
     /// A map of a named type.
     pub fn typed(entries: BTreeMap<Key, Value>, ty: &'static Type) -> Map {
-        Map { entries, ty }
+        let depth = depth_of(entries.values());
+        Map { entries, ty, depth }
+    }
+
+    /// Sets an entry.
+    pub fn insert(&mut self, key: Key, v: Value) {
+        self.depth = self.depth.max(1 + v.depth());
+        self.entries.insert(key, v);
     }
 
     /// The value at a string key.
@@ -206,13 +226,15 @@ pub struct Struct {
     pub ty: &'static Type,
     /// Field values, in the order of `ty.fields`.
     pub fields: Vec<Value>,
+    depth: u32,
 }
 
 impl Struct {
     /// A struct of `ty` with these field values (missing ones are nil).
     pub fn new(ty: &'static Type, mut fields: Vec<Value>) -> Struct {
         fields.resize(ty.fields.len(), Value::Nil);
-        Struct { ty, fields }
+        let depth = depth_of(fields.iter());
+        Struct { ty, fields, depth }
     }
 
     /// The field called `name`.
@@ -401,6 +423,17 @@ impl Value {
             Value::List(l) => !l.items.is_empty(),
             Value::Map(m) => !m.entries.is_empty(),
             Value::Struct(_) | Value::Object(_) => true,
+        }
+    }
+
+    /// How deeply lists, maps and structs nest in this value (0 for a scalar).
+    pub fn depth(&self) -> u32 {
+        match self {
+            Value::List(l) => l.depth,
+            Value::Map(m) => m.depth,
+            Value::Struct(s) => s.depth,
+            Value::Object(_) => 1,
+            _ => 0,
         }
     }
 

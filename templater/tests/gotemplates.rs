@@ -33,6 +33,8 @@ tree:{{ range tree "app/" }} {{ .Key }}{{ end }}
 {{ range services }}{{ .Name }}{{ .Tags }} {{ end }}
 {{ range $i, $s := service "web" }}{{ if $i }},{{ end }}{{ $s.Tags.Contains "blue" }}{{ end }}
 {{ (index (service "web") 0).Weights }} {{ printf "%05d|%-4s|%q" 42 "ab" "x" }} [{{ .Missing }}]
+{{ range $tag, $svcs := service "web|any" | byTag }}{{ $tag }}={{ len $svcs }} {{ end }}
+{{ sprig_upper "sprig" }} {{ "a,b" | split "," | join "+" }} {{ toJSON (explode (tree "app")) }}
 {{- /* a comment */ -}}
 "#;
 
@@ -67,7 +69,7 @@ async fn a_consul_template_template_renders_byte_for_byte() {
     // What consul-template renders for this catalog: passing instances
     // only by default, sorted by node then ID, tags sorted, Go's %v for
     // lists ([a blue]), maps and structs ({3 1}), <no value> for a missing
-    // field of nil data.
+    // field of nil data, byTag's map in key order, helpers and Sprig.
     let want = "upstream web {
   server 10.0.0.1:80; # w1 [a blue] v=1.2
   server 10.0.0.2:8080; # w2 [green] v=
@@ -81,7 +83,9 @@ ls: maxconn=512 name=shop
 tree: maxconn name sub/deep
 consul[] db[primary] web[a blue green] 
 true,false
-{1 1} 00042|ab  |\"x\" [<no value>]";
+{1 1} 00042|ab  |\"x\" [<no value>]
+a=1 blue=1 green=1 
+SPRIG a+b {\"maxconn\":\"512\",\"name\":\"shop\",\"sub\":{\"deep\":\"x\"}}";
     assert_eq!(read(&out), want);
     agent.shutdown().await;
 }

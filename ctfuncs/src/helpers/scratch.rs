@@ -65,7 +65,7 @@ impl Scratch {
         }
         let key = Key::from(mk);
         if overwrite || !m.entries.contains_key(&key) {
-            Arc::make_mut(m).entries.insert(key, args[2].clone());
+            Arc::make_mut(m).insert(key, args[2].clone());
         }
         Ok(Value::str(""))
     }
