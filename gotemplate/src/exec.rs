@@ -147,8 +147,18 @@ impl State<'_> {
                 self.step(pipe.pos, pipe)?;
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    let s = printable(&v);
-                    self.write(pipe.pos, pipe, &s)?;
+                    match &v {
+                        Value::Str(s) => self.write(pipe.pos, pipe, s)?,
+                        Value::Int(i) => {
+                            let mut buf = itoa::Buffer::new();
+                            let s = buf.format(*i);
+                            self.write(pipe.pos, pipe, s)?;
+                        }
+                        other => {
+                            let s = printable(other);
+                            self.write(pipe.pos, pipe, &s)?;
+                        }
+                    }
                 }
                 Ok(())
             }

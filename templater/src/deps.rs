@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -568,15 +568,29 @@ fn query_params(q: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Parses consul-template's `[tag.]name[?query][@dc][~near][|filter]`.
-pub fn parse_service_query(q: &str) -> Result<ServiceQuery, String> {
-    let re = regex::Regex::new(
+/// consul-template's grammar of a `service` argument, compiled once.
+static SERVICE_QUERY: LazyLock<Result<regex::Regex, regex::Error>> = LazyLock::new(|| {
+    regex::Regex::new(
         r"\A(?:(?P<tag>[\w=:.\-]+)\.)?(?P<name>[\w\-]+)(?:\?(?P<query>[\w\-=&]+))?(?:@(?P<dc>[\w.\-]+))?(?:~(?P<near>[\w.\-]+))?(?:\|(?P<filter>[\w,]+))?\z",
     )
-    .map_err(|e| e.to_string())?;
-    let c = re.captures(q).ok_or_else(|| {
-        format!("invalid format: {q:?}: expected [tag.]name[?ns=..][@dc][~near][|filter]")
-    })?;
+});
+
+/// The grammar of the other functions' arguments, compiled once.
+static SCOPED_QUERY: LazyLock<Result<regex::Regex, regex::Error>> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"\A(?P<what>[^@?~]*)(?:\?(?P<query>[\w\-=&]+))?(?:@(?P<dc>[\w.\-]+))?(?:~(?P<near>[\w.\-]+))?\z",
+    )
+});
+
+/// Parses consul-template's `[tag.]name[?query][@dc][~near][|filter]`.
+pub fn parse_service_query(q: &str) -> Result<ServiceQuery, String> {
+    let c = SERVICE_QUERY
+        .as_ref()
+        .map_err(|e| e.to_string())?
+        .captures(q)
+        .ok_or_else(|| {
+            format!("invalid format: {q:?}: expected [tag.]name[?ns=..][@dc][~near][|filter]")
+        })?;
     let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
     Ok(ServiceQuery {
         name: get("name").unwrap_or_default(),
@@ -601,11 +615,9 @@ pub fn parse_service_query(q: &str) -> Result<ServiceQuery, String> {
 /// node functions take it (`near` only where `allow_near`); `what` is
 /// everything before `?` or `@` (a key may hold any other character).
 pub fn parse_scoped(q: &str, allow_near: bool) -> Result<(String, At), String> {
-    let re = regex::Regex::new(
-        r"\A(?P<what>[^@?~]*)(?:\?(?P<query>[\w\-=&]+))?(?:@(?P<dc>[\w.\-]+))?(?:~(?P<near>[\w.\-]+))?\z",
-    )
-    .map_err(|e| e.to_string())?;
-    let c = re
+    let c = SCOPED_QUERY
+        .as_ref()
+        .map_err(|e| e.to_string())?
         .captures(q)
         .ok_or_else(|| format!("invalid format: {q:?}: expected NAME[?ns=..][@dc]"))?;
     let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
