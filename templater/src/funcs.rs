@@ -88,6 +88,7 @@ pub const FUNCTIONS: &[&str] = &[
 
 /// Names of the filters added to tera's own.
 pub const FILTERS: &[&str] = &[
+    "print",
     "by_tag",
     "explode",
     "to_json",
@@ -476,7 +477,30 @@ impl Env {
     }
 }
 
+/// A JSON value as the Go value consul-template would have printed.
+fn go_value(v: &Value) -> gotemplate::Value {
+    match v {
+        Value::Null => gotemplate::Value::Nil,
+        Value::Bool(b) => gotemplate::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => gotemplate::Value::Int(i),
+            (None, Some(u)) => gotemplate::Value::Uint(u),
+            _ => gotemplate::Value::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => gotemplate::Value::from(s.as_str()),
+        Value::Array(a) => gotemplate::Value::list(a.iter().map(go_value).collect()),
+        Value::Object(m) => gotemplate::Value::map(m.iter().map(|(k, v)| (k.clone(), go_value(v)))),
+    }
+}
+
 fn install_filters(tera: &mut tera::Tera) {
+    tera.register_filter("print", |v: &Value, _: &HashMap<String, Value>| {
+        Ok(Value::String(match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "<no value>".into(),
+            other => gotemplate::fmt::print_v(&go_value(other)),
+        }))
+    });
     tera.register_filter("by_tag", |v: &Value, _: &HashMap<String, Value>| {
         Ok(by_tag(v))
     });
