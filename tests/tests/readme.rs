@@ -459,10 +459,10 @@ fn every_readme_command_does_what_the_readme_says() {
                     "{out}"
                 );
             }
-            "templater -template \"web.tmpl:web.conf\" -once" => {
-                let tmpl = blocks("jinja");
+            "templater -template \"web.ctmpl:web.conf\" -once" => {
+                let tmpl = blocks("gotemplate");
                 assert_eq!(tmpl.len(), 1, "one template block");
-                std::fs::write(scratch.join("web.tmpl"), &tmpl[0]).unwrap();
+                std::fs::write(scratch.join("web.ctmpl"), &tmpl[0]).unwrap();
                 sh.run(&cmd, &scratch, Duration::from_secs(20));
             }
             "cat web.conf" => {
