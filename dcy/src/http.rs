@@ -218,8 +218,11 @@ impl HttpClient {
                 )
                 .send();
                 return pending.await.map_err(|e| {
-                    Error::new(ErrorKind::Connect, format!("{method} {url}"))
-                        .with_source(e.without_url())
+                    Error::caused_by(
+                        ErrorKind::Connect,
+                        format!("{method} {url}"),
+                        &e.without_url(),
+                    )
                 });
             }
             Target::Fast { name, .. } => *name,
@@ -334,8 +337,11 @@ impl HttpClient {
         let via = e
             .url()
             .map_or_else(|| name.to_string(), |u| u.authority().to_string());
-        let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
-            .with_source(e.without_url());
+        let err = Error::caused_by(
+            ErrorKind::Connect,
+            format!("{method} {url} via {via}"),
+            &e.without_url(),
+        );
         if !(never_sent || idempotent(method)) {
             return Err(err);
         }

@@ -13,7 +13,7 @@
 //! ```
 
 use bytes::Bytes;
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

@@ -93,15 +93,16 @@ pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod error;
-mod h1;
 pub mod http;
 pub(crate) mod instance;
 pub mod kv;
 pub mod lock;
 pub mod metrics;
+mod query;
 pub mod registry;
 pub mod session;
 mod tls;
+mod transport;
 pub mod types;
 pub mod watch;
 

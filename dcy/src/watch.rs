@@ -427,7 +427,7 @@ impl WatchHub {
                 let raw = client
                     .read(&spec.path, &spec.params, &q, spec.not_found_empty)
                     .await?;
-                let body: &[u8] = if raw.status == reqwest::StatusCode::NOT_FOUND {
+                let body: &[u8] = if raw.status == http::StatusCode::NOT_FOUND {
                     b"[]"
                 } else {
                     &raw.body
