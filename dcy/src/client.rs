@@ -178,6 +178,34 @@ impl Client {
         Err(self.unexpected("GET", path, &raw))
     }
 
+    /// A hash-blocking read of an agent endpoint: with `hash`, the agent
+    /// answers once the content hash differs or `wait` passed. 200 and 404
+    /// are answers; anything else is an error.
+    pub(crate) async fn read_hash(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        hash: Option<&str>,
+        wait: Duration,
+    ) -> Result<Raw> {
+        let mut params = params.to_vec();
+        let timeout = match hash {
+            Some(h) => {
+                params.push(("hash".into(), h.to_string()));
+                params.push(("wait".into(), format!("{}ms", wait.as_millis().max(1))));
+                crate::query::blocking_timeout(wait)
+            }
+            None => self.inner.config.request_timeout,
+        };
+        let raw = self
+            .send(Method::GET, path, &params, None, None, timeout)
+            .await?;
+        if raw.status.is_success() || raw.status == StatusCode::NOT_FOUND {
+            return Ok(raw);
+        }
+        Err(self.unexpected("GET", path, &raw))
+    }
+
     /// The error for an unexpected status, counted.
     pub(crate) fn unexpected(&self, method: &str, path: &str, raw: &Raw) -> Error {
         self.inner.metrics.request_errors.inc();

@@ -7,9 +7,13 @@
 //! idempotent. Instances that refused a connection are skipped for a few
 //! seconds, until discovery catches up with their failed health check.
 //!
+//! The client remembers the services it resolved (at most
+//! [`MAX_CACHED_SERVICES`], each dropped once idle for the discovery's idle
+//! timeout), so a process that meets many distinct host names stays flat.
+//!
 //! ```no_run
 //! # async fn demo() -> dcy::Result<()> {
-//! let http = dcy::Discovery::from_env()?.http();
+//! let http = dcy::Discovery::from_env()?.http()?;
 //! let body = http.get("http://worker/squares?n=12").await?.text().await;
 //! # Ok(())
 //! # }
@@ -20,17 +24,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use crate::discovery::{Discovery, Service};
+use crate::discovery::{Discovery, Service, ServiceCache};
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{rewrite, service_host, service_name, Instance};
 
 /// How long an instance that refused a connection is skipped.
 const EJECT_FOR: Duration = Duration::from_secs(5);
+/// How many resolved services an [`HttpClient`] remembers; past that, names
+/// are looked up in the [`Discovery`] on each request.
+pub const MAX_CACHED_SERVICES: usize = 1024;
+/// How long a request to a service with no data yet waits for Consul's
+/// first answer.
+const COLD_WAIT: Duration = Duration::from_secs(5);
+
+impl Discovery {
+    /// An HTTP client that resolves service names and retries on another
+    /// instance, on dcy's default reqwest client (2 s to connect, 30 s a
+    /// request). Building it fails only when reqwest cannot set up TLS.
+    pub fn http(&self) -> Result<HttpClient> {
+        Ok(self.http_with(HttpClient::default_client()?))
+    }
+
+    /// Like [`Discovery::http`], on this reqwest client (its timeouts, TLS,
+    /// proxies, connection pool). Building a reqwest client loads its TLS
+    /// roots, a few milliseconds: pass one you already have rather than
+    /// replacing the default with [`HttpClient::with_client`].
+    ///
+    /// ```no_run
+    /// # fn demo() -> dcy::Result<()> {
+    /// let shared = reqwest::Client::new();
+    /// let http = dcy::Discovery::from_env()?.http_with(shared.clone());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn http_with(&self, http: reqwest::Client) -> HttpClient {
+        HttpClient::new(self.clone(), http)
+    }
+}
 
 /// A service-aware HTTP client. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -42,7 +76,7 @@ pub struct HttpClient {
     /// reads them without a lock and without touching a shared counter:
     /// with many callers on several cores, every shared write a request
     /// makes (a lock, a reference count) costs a cache-line transfer.
-    services: Arc<ArcSwap<HashMap<String, Service>>>,
+    services: Arc<ServiceCache>,
     /// Until when an instance (by [`key`] of its ID) is skipped.
     ejected: Arc<Mutex<HashMap<u64, Instant>>>,
     /// Whether `ejected` may hold anything (a request skips its lock if not).
@@ -58,20 +92,26 @@ fn idempotent(m: &Method) -> bool {
 
 impl HttpClient {
     /// dcy's default reqwest client: 2 s to connect, 30 s a request.
-    pub(crate) fn default_client() -> reqwest::Client {
+    fn default_client() -> Result<reqwest::Client> {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default()
+            .map_err(|e| {
+                Error::caused_by(
+                    ErrorKind::Config,
+                    "building the HTTP client for services",
+                    &e,
+                )
+            })
     }
 
-    pub(crate) fn new(discovery: Discovery, http: reqwest::Client) -> HttpClient {
+    fn new(discovery: Discovery, http: reqwest::Client) -> HttpClient {
         HttpClient {
+            services: discovery.new_cache(),
             discovery,
             http,
             attempts: 3,
-            services: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             ejected: Arc::new(Mutex::new(HashMap::new())),
             any_ejected: Arc::new(AtomicBool::new(false)),
         }
@@ -133,24 +173,43 @@ impl HttpClient {
 
     fn eject(&self, id: u64) {
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        map.insert(id, Instant::now() + EJECT_FOR);
+        let now = Instant::now();
+        if map.len() >= 256 {
+            // Instances that left discovery are never asked about again.
+            map.retain(|_, until| *until > now);
+        }
+        map.insert(id, now + EJECT_FOR);
         self.any_ejected.store(true, Ordering::Relaxed);
     }
 
     /// The discovery handle of `name`, from this client's cache (cloned:
-    /// for the slow path, where a request waits or retries).
+    /// for the slow path, where a request waits or retries). A new name is
+    /// cached while there is room, after the idle ones are dropped.
     fn service(&self, name: &str) -> Service {
         if let Some(s) = self.services.load().get(name) {
+            s.shared.touch();
             return s.clone();
         }
         let service = self.discovery.service(name);
+        let idle = self.discovery.inner_idle_timeout();
         self.services.rcu(|map| {
-            let mut map = HashMap::clone(map);
-            map.entry(name.to_string())
-                .or_insert_with(|| service.clone());
+            let mut map: HashMap<String, Service> = map
+                .iter()
+                .filter(|(_, s)| s.shared.idle_for() < idle)
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect();
+            if map.len() < MAX_CACHED_SERVICES {
+                map.entry(name.to_string())
+                    .or_insert_with(|| service.clone());
+            }
             map
         });
         service
+    }
+
+    /// Names this client remembers now.
+    pub fn cached_services(&self) -> usize {
+        self.services.load().len()
     }
 
     /// The next instance of `service` not tried yet and not ejected (failing
@@ -186,6 +245,7 @@ impl HttpClient {
     ) -> Option<Option<Picked>> {
         let services = self.services.load();
         let service = services.get(name).filter(|s| s.is_ready())?;
+        service.shared.touch();
         Some(self.pick(service, target, method, &[]))
     }
 
@@ -264,9 +324,10 @@ impl HttpClient {
         let mut waited = false;
         while attempt.tried.len() < self.attempts {
             if !waited && !service.is_ready() {
-                // A cold handle: give the first answer a moment instead of failing at once.
+                // A cold handle: give Consul's first answer a moment
+                // instead of failing at once (not past a first failure).
                 waited = true;
-                let _ = service.ready(Duration::from_secs(5)).await;
+                service.answered(COLD_WAIT).await;
             }
             let Some(picked) = self.pick(&service, attempt.target, &attempt.method, &attempt.tried)
             else {
@@ -288,10 +349,10 @@ impl HttpClient {
             ..
         } = attempt;
         Err(last.unwrap_or_else(|| {
-            let why = if service.is_ready() {
-                "no healthy instance"
-            } else {
-                "no data yet"
+            let why = match (service.is_ready(), service.status().error) {
+                (true, _) => "no healthy instance".to_string(),
+                (false, Some(e)) => format!("no data yet: Consul is failing: {e}"),
+                (false, None) => "no data yet".to_string(),
             };
             Error::new(ErrorKind::NoData, format!("{method} {url}: {name}: {why}"))
         }))

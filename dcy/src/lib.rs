@@ -34,7 +34,7 @@
 //! println!("reading from {}", instance.authority());
 //!
 //! // Or let the HTTP helper resolve and retry.
-//! let reading = discovery.http().get("http://sensor/reading").await?;
+//! let reading = discovery.http()?.get("http://sensor/reading").await?;
 //!
 //! me.deregister().await?;
 //! # Ok(())

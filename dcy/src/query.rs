@@ -95,9 +95,14 @@ impl QueryOptions {
         if self.index == 0 {
             return default;
         }
-        let wait = self.wait.unwrap_or(Duration::from_secs(300));
-        wait + wait / 16 + BLOCKING_MARGIN
+        blocking_timeout(self.wait.unwrap_or(Duration::from_secs(300)))
     }
+}
+
+/// The timeout of a blocking call with `wait`: `wait + wait/16 + margin`,
+/// so that the client never cuts a call the agent is still holding.
+pub(crate) fn blocking_timeout(wait: Duration) -> Duration {
+    wait + wait / 16 + BLOCKING_MARGIN
 }
 
 /// What Consul said about a read.

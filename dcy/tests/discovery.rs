@@ -220,7 +220,7 @@ async fn urls_and_the_http_client_resolve_names_and_retry_elsewhere() {
     );
     assert!(d.url("http://nobody/x").is_err());
 
-    let http = d.http();
+    let http = d.http().unwrap();
     for _ in 0..10 {
         let resp = http.get("http://worker/x").await.unwrap();
         assert_eq!(resp.text().await.unwrap(), "alive");

@@ -148,7 +148,8 @@ async fn malformed_json_is_a_decode_error_and_watches_keep_the_last_value() {
         false
     };
     assert!(stale.await);
-    assert!(w.status().error.unwrap().contains("decoding"));
+    let err = w.status().error.unwrap();
+    assert!(err.to_string().contains("decoding") && err.kind() == dcy::ErrorKind::Decode);
     assert_eq!(
         w.value().unwrap()[0].service.id,
         "a",
