@@ -58,7 +58,7 @@ use crate::error::{Error, Result};
 pub(crate) use handle::State;
 pub use handle::{Snapshot, Watch, WatchStatus};
 use run::Loop;
-pub(crate) use run::{Cursor, Fetch};
+pub(crate) use run::{backoff, Cursor, Fetch};
 pub use spec::{Blocking, WatchSpec};
 
 /// What a custom loop fetches: `index` in, the decoded value and the new index out.
