@@ -219,20 +219,7 @@ impl Service {
     /// Waits, at most `timeout`, for Consul's first answer or its first
     /// failure; whether the handle has data.
     pub(crate) async fn answered(&self, timeout: Duration) -> bool {
-        let status = &self.shared.watch;
-        let wait = status.wait_for(|s| s.value.is_some());
-        let failing = async {
-            loop {
-                if self.status().error.is_some() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        tokio::select! {
-            r = tokio::time::timeout(timeout, wait) => matches!(r, Ok(Ok(_))),
-            () = failing => self.is_ready(),
-        }
+        self.shared.watch.answered(timeout).await
     }
 
     /// Freshness of the local datacenter's data (age, error while Consul is unreachable).
@@ -343,10 +330,6 @@ impl Discovery {
     pub fn set_idle_timeout(&self, idle: Duration) {
         let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(10);
         self.inner.idle_timeout_ms.store(ms, Ordering::Relaxed);
-    }
-
-    pub(crate) fn inner_idle_timeout(&self) -> Duration {
-        self.inner.idle_timeout()
     }
 
     /// A cache of services by name that the idle sweeper keeps clean.

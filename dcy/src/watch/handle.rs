@@ -84,6 +84,8 @@ pub(crate) trait Hook: Send + Sync {
 #[derive(Default)]
 pub(crate) struct State {
     status: Mutex<WatchStatus>,
+    /// Woken on every status update.
+    updated: tokio::sync::Notify,
     hooks: Mutex<Vec<Weak<dyn Hook>>>,
     stopped: AtomicBool,
 }
@@ -105,7 +107,9 @@ impl State {
     }
 
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut WatchStatus) -> R) -> R {
-        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner))
+        let r = f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+        self.updated.notify_waiters();
+        r
     }
 
     /// Adds a derived watch; `false` when this one already stopped.
@@ -263,6 +267,29 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// Freshness: age of the data and the current error, if failing.
     pub fn status(&self) -> WatchStatus {
         self.status.status()
+    }
+
+    /// Waits, at most `timeout`, until the watch has a value or is failing;
+    /// whether it has a value.
+    pub(crate) async fn answered(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut rx = self.rx.clone();
+        loop {
+            let updated = self.status.updated.notified();
+            tokio::pin!(updated);
+            updated.as_mut().enable();
+            if rx.borrow_and_update().value.is_some() {
+                return true;
+            }
+            if self.status.status().error.is_some() {
+                return false;
+            }
+            tokio::select! {
+                () = &mut updated => {}
+                r = rx.changed() => if r.is_err() { return false },
+                () = tokio::time::sleep_until(deadline) => return false,
+            }
+        }
     }
 
     /// The changes as a stream, starting with the current value if present.
