@@ -1,4 +1,4 @@
-//! The Consul client: one [`crate::transport`] per [`Client`] (shared by its
+//! The Consul client: one transport (`crate::transport`) per [`Client`] (shared by its
 //! clones), the reads and writes the endpoint modules build on, and the
 //! mapping of unexpected status codes to [`Error`].
 
