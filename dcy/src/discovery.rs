@@ -478,6 +478,10 @@ impl Discovery {
     /// Rewrites a URL whose host is a service name (`http://worker/x`, or
     /// `http://worker.service.consul/x`) to a picked instance's `host:port`.
     /// Other URLs (IPs, dotted names, `localhost`) come back unchanged.
+    ///
+    /// # Panics
+    ///
+    /// When a new service must be watched outside a Tokio runtime.
     pub fn url(&self, url: &str) -> Result<String> {
         let mut parsed = url::Url::parse(url).map_err(|e| {
             Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dcy::registry::{Check, Registration};
 use dcy::watch::{WatchHub, WatchSpec};
-use dcy::{Discovery, KvPair, LeaderElection, Lock, ServiceOptions};
+use dcy::{Discovery, Kv, KvPair, LeaderElection, Lock, ServiceOptions};
 
 /// A devagent on its own thread and runtime.
 struct AgentThread {
@@ -84,6 +84,9 @@ async fn every_dcy_task_ends_within_a_second_of_shutdown() {
     let hub = WatchHub::new(client.clone());
     let mut key = hub.watch::<Vec<KvPair>>(WatchSpec::kv_key("cfg/x"));
     key.ready(Duration::from_secs(5)).await.unwrap();
+    let kv = Kv::new(client.clone());
+    let mut flag = kv.watch_key("cfg/flag");
+    flag.ready(Duration::from_secs(5)).await.unwrap();
     let guard = Lock::new(client.clone(), "locks/job")
         .lock_delay(Duration::ZERO)
         .acquire()
@@ -97,10 +100,11 @@ async fn every_dcy_task_ends_within_a_second_of_shutdown() {
     assert!(alive() > base + 5, "{} tasks running", alive() - base);
 
     let t0 = Instant::now();
-    let (deregistered, (), (), released, (), ()) = tokio::join!(
+    let (deregistered, (), (), (), released, (), ()) = tokio::join!(
         reg.deregister(),
         discovery.shutdown(),
         hub.shutdown(),
+        kv.shutdown(),
         guard.release(),
         leader.shutdown(),
         follower.shutdown(),
@@ -133,7 +137,7 @@ async fn every_dcy_task_ends_within_a_second_of_shutdown() {
     // Handles stay usable for reading, and report the stop.
     assert_eq!(web.instances().len(), 1);
     assert!(web.changed().await.is_err());
-    drop((web, key, http, leader, follower));
+    drop((web, key, flag, http, leader, follower));
     assert_eq!(alive(), base);
 }
 
