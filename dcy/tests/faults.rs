@@ -312,8 +312,10 @@ async fn fallback_datacenters_are_used_when_the_local_one_has_nobody() {
 #[tokio::test]
 async fn over_the_agents_connection_limit_watches_back_off_and_say_why() {
     // A real agent allowing 3 connections per client IP.
-    let mut limits = devagent::Limits::default();
-    limits.http_max_conns_per_client = 3;
+    let limits = devagent::Limits {
+        http_max_conns_per_client: 3,
+        ..devagent::Limits::default()
+    };
     let agent = devagent::Agent::builder()
         .http_port(0)
         .without_dns()
