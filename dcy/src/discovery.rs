@@ -230,7 +230,7 @@ impl Service {
 
 type Key = (String, ServiceOptions);
 
-/// The services an HTTP client remembers by name (see [`crate::http`]).
+/// The services an HTTP client for services remembers by name.
 pub(crate) type ServiceCache = ArcSwap<HashMap<String, Service>>;
 
 #[derive(Debug)]
