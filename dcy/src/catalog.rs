@@ -86,7 +86,7 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(serde_json::Value, QueryMeta)> {
         let raw = self.read(path, &[], q, true).await?;
-        if raw.status == reqwest::StatusCode::NOT_FOUND {
+        if raw.status == http::StatusCode::NOT_FOUND {
             return Ok((serde_json::Value::Null, raw.meta));
         }
         let v = serde_json::from_slice(&raw.body)

@@ -164,7 +164,7 @@ async fn a_tag_in_a_url_reaches_only_the_instances_carrying_it() {
     let url = "http://dcy-demo.worker.service.consul/x";
     let resolved = d.resolve_url(url, Duration::from_secs(5)).await.unwrap();
     assert_eq!(resolved, format!("http://127.0.0.1:{}/x", ours.port()));
-    let http = d.http();
+    let http = d.http().unwrap();
     for _ in 0..6 {
         let body = http.get(url).await.unwrap().text().await.unwrap();
         assert_eq!(
@@ -266,7 +266,7 @@ async fn urls_and_the_http_client_resolve_names_and_retry_elsewhere() {
     );
     assert!(d.url("http://nobody/x").is_err());
 
-    let http = d.http();
+    let http = d.http().unwrap();
     for _ in 0..10 {
         let resp = http.get("http://worker/x").await.unwrap();
         assert_eq!(resp.text().await.unwrap(), "alive");

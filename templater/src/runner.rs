@@ -483,7 +483,7 @@ impl Runner {
                     return Err(Error::runner(format!(
                         "{key}: Consul did not answer after {} attempts: {}",
                         st.consecutive_failures,
-                        st.error.unwrap_or_default()
+                        st.error.map(|e| e.to_string()).unwrap_or_default()
                     )));
                 }
             }

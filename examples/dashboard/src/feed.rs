@@ -248,7 +248,7 @@ impl Follower {
                 .failing_since
                 .filter(|_| stale)
                 .map(|t| seconds(t.elapsed())),
-            error: status.error,
+            error: status.error.map(|e| e.to_string()),
         }
     }
 

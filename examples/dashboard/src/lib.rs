@@ -119,7 +119,7 @@ pub async fn run(
     )
     .await;
     cancel.cancel();
-    hub.shutdown();
+    hub.shutdown().await;
     if let Err(e) = task.await {
         tracing::warn!(error = %e, "the dashboard feed panicked");
     }

@@ -7,9 +7,13 @@
 //! idempotent. Instances that refused a connection are skipped for a few
 //! seconds, until discovery catches up with their failed health check.
 //!
+//! The client remembers the services it resolved (at most
+//! [`MAX_CACHED_SERVICES`], each dropped once idle for the discovery's idle
+//! timeout), so a process that meets many distinct host names stays flat.
+//!
 //! ```no_run
 //! # async fn demo() -> dcy::Result<()> {
-//! let http = dcy::Discovery::from_env()?.http();
+//! let http = dcy::Discovery::from_env()?.http()?;
 //! let body = http.get("http://worker/squares?n=12").await?.text().await;
 //! # Ok(())
 //! # }
@@ -20,17 +24,51 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use crate::discovery::{Discovery, Service};
+mod target;
+
+use target::Target;
+
+use crate::discovery::{Discovery, Service, ServiceCache};
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::{rewrite, service_host, service_name, Instance};
+use crate::instance::{service_host, Instance};
 
 /// How long an instance that refused a connection is skipped.
 const EJECT_FOR: Duration = Duration::from_secs(5);
+/// How many resolved services an [`HttpClient`] remembers; past that, names
+/// are looked up in the [`Discovery`] on each request.
+pub const MAX_CACHED_SERVICES: usize = 1024;
+/// How long a request to a service with no data yet waits for Consul's
+/// first answer.
+const COLD_WAIT: Duration = Duration::from_secs(5);
+
+impl Discovery {
+    /// An HTTP client that resolves service names and retries on another
+    /// instance, on dcy's default reqwest client (2 s to connect, 30 s a
+    /// request). Building it fails only when reqwest cannot set up TLS.
+    pub fn http(&self) -> Result<HttpClient> {
+        Ok(self.http_with(HttpClient::default_client()?))
+    }
+
+    /// Like [`Discovery::http`], on this reqwest client (its timeouts, TLS,
+    /// proxies, connection pool). Building a reqwest client loads its TLS
+    /// roots, a few milliseconds: pass one you already have rather than
+    /// replacing the default with [`HttpClient::with_client`].
+    ///
+    /// ```no_run
+    /// # fn demo() -> dcy::Result<()> {
+    /// let shared = reqwest::Client::new();
+    /// let http = dcy::Discovery::from_env()?.http_with(shared.clone());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn http_with(&self, http: reqwest::Client) -> HttpClient {
+        HttpClient::new(self.clone(), http)
+    }
+}
 
 /// A service-aware HTTP client. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -42,7 +80,7 @@ pub struct HttpClient {
     /// reads them without a lock and without touching a shared counter:
     /// with many callers on several cores, every shared write a request
     /// makes (a lock, a reference count) costs a cache-line transfer.
-    services: Arc<ArcSwap<HashMap<String, Service>>>,
+    services: Arc<ServiceCache>,
     /// Until when an instance (by [`key`] of its ID) is skipped.
     ejected: Arc<Mutex<HashMap<u64, Instant>>>,
     /// Whether `ejected` may hold anything (a request skips its lock if not).
@@ -58,20 +96,26 @@ fn idempotent(m: &Method) -> bool {
 
 impl HttpClient {
     /// dcy's default reqwest client: 2 s to connect, 30 s a request.
-    pub(crate) fn default_client() -> reqwest::Client {
+    fn default_client() -> Result<reqwest::Client> {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default()
+            .map_err(|e| {
+                Error::caused_by(
+                    ErrorKind::Config,
+                    "building the HTTP client for services",
+                    &e,
+                )
+            })
     }
 
-    pub(crate) fn new(discovery: Discovery, http: reqwest::Client) -> HttpClient {
+    fn new(discovery: Discovery, http: reqwest::Client) -> HttpClient {
         HttpClient {
+            services: discovery.new_cache(),
             discovery,
             http,
             attempts: 3,
-            services: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             ejected: Arc::new(Mutex::new(HashMap::new())),
             any_ejected: Arc::new(AtomicBool::new(false)),
         }
@@ -133,24 +177,42 @@ impl HttpClient {
 
     fn eject(&self, id: u64) {
         let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        map.insert(id, Instant::now() + EJECT_FOR);
+        let now = Instant::now();
+        if map.len() >= 256 {
+            // Instances that left discovery are never asked about again.
+            map.retain(|_, until| *until > now);
+        }
+        map.insert(id, now + EJECT_FOR);
         self.any_ejected.store(true, Ordering::Relaxed);
     }
 
     /// The discovery handle of `name`, from this client's cache (cloned:
-    /// for the slow path, where a request waits or retries).
+    /// for the slow path, where a request waits or retries). A new name is
+    /// cached while there is room, after the idle ones are dropped.
     fn service(&self, name: &str) -> Service {
         if let Some(s) = self.services.load().get(name) {
+            s.shared.touch();
             return s.clone();
         }
         let service = self.discovery.service_by_host(name);
-        self.services.rcu(|map| {
-            let mut map = HashMap::clone(map);
-            map.entry(name.to_string())
-                .or_insert_with(|| service.clone());
-            map
-        });
+        // A copy of the map per new name: bounded by the cap (idle names are
+        // dropped by the discovery's sweeper).
+        if self.services.load().len() < MAX_CACHED_SERVICES {
+            self.services.rcu(|map| {
+                let mut map = HashMap::clone(map);
+                if map.len() < MAX_CACHED_SERVICES {
+                    map.entry(name.to_string())
+                        .or_insert_with(|| service.clone());
+                }
+                map
+            });
+        }
         service
+    }
+
+    /// Names this client remembers now.
+    pub fn cached_services(&self) -> usize {
+        self.services.load().len()
     }
 
     /// The next instance of `service` not tried yet and not ejected (failing
@@ -186,6 +248,7 @@ impl HttpClient {
     ) -> Option<Option<Picked>> {
         let services = self.services.load();
         let service = services.get(name).filter(|s| s.is_ready())?;
+        service.shared.touch();
         Some(self.pick(service, target, method, &[]))
     }
 
@@ -218,8 +281,11 @@ impl HttpClient {
                 )
                 .send();
                 return pending.await.map_err(|e| {
-                    Error::new(ErrorKind::Connect, format!("{method} {url}"))
-                        .with_source(e.without_url())
+                    Error::caused_by(
+                        ErrorKind::Connect,
+                        format!("{method} {url}"),
+                        &e.without_url(),
+                    )
                 });
             }
             Target::Fast { name, .. } => *name,
@@ -261,9 +327,10 @@ impl HttpClient {
         let mut waited = false;
         while attempt.tried.len() < self.attempts {
             if !waited && !service.is_ready() {
-                // A cold handle: give the first answer a moment instead of failing at once.
+                // A cold handle: give Consul's first answer a moment
+                // instead of failing at once (not past a first failure).
                 waited = true;
-                let _ = service.ready(Duration::from_secs(5)).await;
+                service.answered(COLD_WAIT).await;
             }
             let Some(picked) = self.pick(&service, attempt.target, &attempt.method, &attempt.tried)
             else {
@@ -285,10 +352,10 @@ impl HttpClient {
             ..
         } = attempt;
         Err(last.unwrap_or_else(|| {
-            let why = if service.is_ready() {
-                "no healthy instance"
-            } else {
-                "no data yet"
+            let why = match (service.is_ready(), service.status().error) {
+                (true, _) => "no healthy instance".to_string(),
+                (false, Some(e)) => format!("no data yet: Consul is failing: {e}"),
+                (false, None) => "no data yet".to_string(),
             };
             Error::new(ErrorKind::NoData, format!("{method} {url}: {name}: {why}"))
         }))
@@ -334,8 +401,11 @@ impl HttpClient {
         let via = e
             .url()
             .map_or_else(|| name.to_string(), |u| u.authority().to_string());
-        let err = Error::new(ErrorKind::Connect, format!("{method} {url} via {via}"))
-            .with_source(e.without_url());
+        let err = Error::caused_by(
+            ErrorKind::Connect,
+            format!("{method} {url} via {via}"),
+            &e.without_url(),
+        );
         if !(never_sent || idempotent(method)) {
             return Err(err);
         }
@@ -389,215 +459,4 @@ fn key(id: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);
     h.finish()
-}
-
-/// What a request's URL names.
-enum Target<'a> {
-    /// `scheme://name/rest` with a plain lowercase service name: rewritten
-    /// by concatenation, without parsing the URL twice (the common case).
-    Fast {
-        /// The whole URL.
-        url: &'a str,
-        /// `http://` or `https://`.
-        scheme: &'a str,
-        name: &'a str,
-        /// Path, query and fragment, from the first `/`, `?` or `#`.
-        rest: &'a str,
-    },
-    /// A service name in a URL that needs the URL parser.
-    Parsed(url::Url, String),
-    /// Not a service name: sent as it is.
-    Other(url::Url),
-}
-
-impl<'a> Target<'a> {
-    /// The fast form of `url`, if it has one.
-    fn of(url: &'a str) -> Option<Target<'a>> {
-        // Prefixes and bytes, not `split_once` and `find`: a string searcher
-        // costs more to set up than this whole function.
-        let (scheme, after) = if let Some(after) = url.strip_prefix("http://") {
-            ("http://", after)
-        } else if let Some(after) = url.strip_prefix("https://") {
-            ("https://", after)
-        } else {
-            return None;
-        };
-        let end = after
-            .bytes()
-            .position(|b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(after.len());
-        let (host, rest) = after.split_at(end);
-        let plain = host.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        // Anything the URL parser would rewrite (spaces, backslashes,
-        // non-ASCII, dot segments) takes the parser's path.
-        let clean = rest.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
-            && !rest.contains("/.")
-            && (rest.is_empty() || rest.starts_with('/'));
-        if !plain || !clean {
-            return None;
-        }
-        let name = service_name(host)?;
-        Some(Target::Fast {
-            url,
-            scheme,
-            name,
-            rest,
-        })
-    }
-
-    /// A request to `inst` in place of the service name.
-    fn request(
-        &self,
-        http: &reqwest::Client,
-        method: &Method,
-        inst: &Instance,
-    ) -> Result<reqwest::RequestBuilder> {
-        match self {
-            Target::Fast {
-                url, scheme, rest, ..
-            } => {
-                let rest = if rest.is_empty() { "/" } else { rest };
-                let Some(authority) = inst.dial() else {
-                    let mut parsed = url::Url::parse(url).map_err(|e| {
-                        Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
-                    })?;
-                    rewrite(&mut parsed, inst)?;
-                    return Ok(http.request(method.clone(), parsed));
-                };
-                // Built in a buffer of the right size: `format!` grows its
-                // string step by step, and those reallocations cost more than
-                // everything else discovery does for a request (about 1.5 µs
-                // a request with 8 callers on 2 cores, glibc malloc).
-                let mut to = String::with_capacity(scheme.len() + authority.len() + rest.len());
-                to.push_str(scheme);
-                to.push_str(authority);
-                to.push_str(rest);
-                Ok(http.request(method.clone(), to))
-            }
-            Target::Parsed(parsed, _) => {
-                let mut url = parsed.clone();
-                rewrite(&mut url, inst)?;
-                Ok(http.request(method.clone(), url))
-            }
-            Target::Other(parsed) => Ok(http.request(method.clone(), parsed.clone())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fast(url: &str) -> Option<(&str, &str, &str)> {
-        match Target::of(url)? {
-            Target::Fast {
-                scheme, name, rest, ..
-            } => Some((scheme, name, rest)),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn plain_service_urls_take_the_fast_path() {
-        assert_eq!(
-            fast("http://worker/square?n=3"),
-            Some(("http://", "worker", "/square?n=3"))
-        );
-        assert_eq!(fast("https://api-2"), Some(("https://", "api-2", "")));
-        assert_eq!(
-            fast("http://worker.service.consul/x#f"),
-            Some(("http://", "worker", "/x#f"))
-        );
-        assert_eq!(
-            fast("http://worker.service.dc2.consul./x"),
-            Some(("http://", "worker", "/x"))
-        );
-        // A query without a path: the parser adds the `/`.
-        assert_eq!(fast("http://w?q=1"), None);
-    }
-
-    #[test]
-    fn anything_the_url_parser_would_change_takes_its_path() {
-        for url in [
-            "http://Worker/x",          // uppercase: the parser lowercases
-            "http://worker:8080/x",     // a port
-            "http://user@worker/x",     // userinfo
-            "http://worker/a b",        // a space
-            "http://worker/a/../b",     // dot segments
-            "http://worker/é",          // non-ASCII
-            "http://127.0.0.1/x",       // an address
-            "http://1234/x",            // a number is an IPv4 address
-            "http://localhost/x",       // not a service
-            "http://www.example.com/x", // not a service
-            "ftp://worker/x",           // another scheme
-            "worker/x",                 // no scheme
-        ] {
-            assert_eq!(fast(url), None, "{url}");
-        }
-    }
-
-    #[test]
-    fn the_fast_path_agrees_with_the_parser_on_the_service_name() {
-        for url in [
-            "http://worker/x",
-            "http://worker.service.consul/x",
-            "http://worker.service.dc1.consul/x",
-            "http://v1.worker.service.consul/x",
-            "http://v1.worker.service.dc1.consul/x",
-            "http://worker.other.consul/x",
-            "http://a.b/x",
-        ] {
-            let parsed = url::Url::parse(url).unwrap();
-            let slow = service_host(&parsed);
-            let quick = fast(url).map(|(_, name, _)| name.to_string());
-            assert!(
-                quick.is_none() || quick == slow,
-                "{url}: {quick:?} vs {slow:?}"
-            );
-            assert_eq!(quick.is_some(), slow.is_some(), "{url}");
-        }
-    }
-
-    #[test]
-    fn instance_addresses_go_in_whole_or_the_instance_is_skipped() {
-        let http = reqwest::Client::new();
-        let to = |addr: &str| -> std::result::Result<String, String> {
-            let inst = Instance::for_test(addr, 8080);
-            let target = Target::of("http://worker/x?n=1").ok_or("not fast")?;
-            let req = target
-                .request(&http, &Method::GET, &inst)
-                .map_err(|e| e.to_string())?;
-            let req = req.build().map_err(|e| e.to_string())?;
-            Ok(req.url().to_string())
-        };
-        assert_eq!(to("127.0.0.1").unwrap(), "http://127.0.0.1:8080/x?n=1");
-        assert_eq!(
-            to("2001:db8::1").unwrap(),
-            "http://[2001:db8::1]:8080/x?n=1"
-        );
-        assert_eq!(to("node-1.dc1").unwrap(), "http://node-1.dc1:8080/x?n=1");
-        assert_eq!(
-            to("[2001:db8::1]").unwrap(),
-            "http://[2001:db8::1]:8080/x?n=1"
-        );
-        for bad in ["a/?", "u@10.0.0.9", "a b", ""] {
-            assert!(to(bad).is_err(), "{bad:?}: {:?}", to(bad));
-        }
-        // Whatever the address, the fast path and the parser agree.
-        for addr in [
-            "127.0.0.1",
-            "2001:db8::1",
-            "node-1.dc1",
-            "[::1]",
-            "10.0.0.5:8080",
-        ] {
-            let mut parsed = url::Url::parse("http://worker/x?n=1").unwrap();
-            let slow =
-                rewrite(&mut parsed, &Instance::for_test(addr, 8080)).map(|()| parsed.to_string());
-            assert_eq!(to(addr).ok(), slow.ok(), "{addr}");
-        }
-    }
 }
