@@ -6,11 +6,12 @@
 //! 2. custom delimiters (`left_delimiter`, `-default-left-delimiter`) mean Go;
 //! 3. the source's extension: `.ctmpl`, `.gotmpl`, `.tpl` are Go; `.tera`,
 //!    `.j2`, `.jinja`, `.jinja2` are tera;
-//! 4. the text: a `{% %}` tag, a `{# #}` comment or a call with named
-//!    arguments (`key(path="x")`) is tera; anything else is Go, since
+//! 4. the text: a `{% %}` tag, a `{# #}` comment or a call with
+//!    parentheses (`key(path="x")`, `datacenters()`: Go rejects both) is tera; anything else is Go, since
 //!    templater is consul-template's drop-in.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// A template language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,14 +63,27 @@ pub fn detect(source: Option<&Path>, custom_delims: bool, text: &str) -> Syntax 
     }
 }
 
-/// Whether the text has tera's marks: `{% %}`, `{# #}`, or a call with a
-/// named argument inside `{{ }}`.
+/// Whether the text has tera's marks: `{% %}`, `{# #}`, or a call with
+/// parentheses inside `{{ }}` (`key(path="x")`, `datacenters()`), which Go's
+/// text/template rejects ("unexpected \"(\" in operand"). Quoted strings
+/// are ignored, so `{{ printf "f(x)" }}` stays Go.
 pub fn looks_like_tera(text: &str) -> bool {
+    static ACTION: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"\{\{([^}]*)\}\}").ok());
+    static STRING: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r#""(?:[^"\\]|\\.)*"|`[^`]*`|'(?:[^'\\]|\\.)*'"#).ok());
+    static CALL: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?:^|[^\w.$])[A-Za-z_]\w*\(").ok());
     if text.contains("{%") || text.contains("{#") {
         return true;
     }
-    let named_arg = regex::Regex::new(r"\{\{[^}]*\b[A-Za-z_]\w*\(\s*[A-Za-z_]\w*\s*=[^=]").ok();
-    named_arg.is_some_and(|re| re.is_match(text))
+    let (Some(action), Some(string), Some(call)) = (&*ACTION, &*STRING, &*CALL) else {
+        return false;
+    };
+    action.captures_iter(text).any(|c| {
+        let inner = c.get(1).map_or("", |m| m.as_str());
+        call.is_match(&string.replace_all(inner, "\"\""))
+    })
 }
 
 /// Whether the text has Go template marks that tera has not: `{{ end }}`,
@@ -87,7 +101,7 @@ pub fn looks_like_go(text: &str) -> bool {
 pub fn hint(tried: Syntax, text: &str) -> Option<String> {
     match tried {
         Syntax::Go if looks_like_tera(text) => Some(
-            "it looks like a tera template ({% %} tags or name=value arguments): \
+            "it looks like a tera template ({% %} tags or calls like name(...)): \
              set syntax = \"tera\" in its template block or name it .tera"
                 .into(),
         ),
@@ -113,6 +127,12 @@ mod tests {
         assert_eq!(detect(None, false, r#"{{ key(path="x") }}"#), Syntax::Tera);
         assert_eq!(detect(None, false, r#"{{ key "x" }}"#), Syntax::Go);
         assert_eq!(detect(None, false, "plain"), Syntax::Go);
+        assert_eq!(
+            detect(None, false, "{{ datacenters() | length }}"),
+            Syntax::Tera
+        );
+        assert_eq!(detect(None, false, r#"{{ printf "f(x)" 1 }}"#), Syntax::Go);
+        assert_eq!(detect(None, false, "{{ print (len .X) }}"), Syntax::Go);
         assert_eq!(detect(Some(Path::new("a.ctmpl")), false, tera), Syntax::Go);
         assert_eq!(detect(Some(Path::new("a.tera")), false, go), Syntax::Tera);
         assert_eq!(detect(None, true, tera), Syntax::Go);
