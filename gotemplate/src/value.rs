@@ -236,6 +236,11 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn print(&self) -> String {
         format!("{{{}}}", self.type_name())
     }
+    /// The value itself, for the functions that take back what they made
+    /// (`None`: not offered).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A template value.
