@@ -77,7 +77,12 @@ static SERVICE_ADDRESS: Type = Type {
     elem: Zero::Interface,
     methods: &[],
 };
-static SERVICE_ADDRESSES: Type = Type::named("map[string]api.ServiceAddress", Zero::Interface);
+/// A missing key gives `api.ServiceAddress{"" 0}`, as in Go: `{{ with
+/// .ServiceTaggedAddresses.wan }}` is true for an instance without one.
+static SERVICE_ADDRESSES: Type = Type::named(
+    "map[string]api.ServiceAddress",
+    Zero::Struct(&SERVICE_ADDRESS, &[Zero::Str, Zero::Int]),
+);
 
 /// `api.AgentWeights`.
 static AGENT_WEIGHTS: Type = Type {
