@@ -371,6 +371,10 @@ fn message(e: &str) -> &str {
 const OWN_MESSAGE: &[(&str, &str)] = &[
     ("executeTemplate-missing", "gotemplate's Context::execute_template says `template \"nope\" not defined` where Go says `no template \"nope\" associated with template \"NAME\"`"),
     ("regex-bad", "the regex crate's wording of a syntax error, after Go's `error parsing regexp` and the pattern"),
+    ("sockaddr-interface-ip-bad-re", "the regex crate's wording of a syntax error"),
+    ("sockaddr-offset-string", "Go checks a constant argument against the parameter's type at the argument (`at <\"-2\">: expected integer; found \"-2\"`); gotemplate's functions check their arguments when called (`at <offset \"-2\">: wrong type for value; expected int; got string`)"),
+    ("sockaddr-limit-type", "as sockaddr-offset-string, for `limit`'s uint"),
+    ("sockaddr-arg-type", "as sockaddr-offset-string, for `sockaddr`'s strings"),
 ];
 
 #[test]

@@ -94,6 +94,19 @@ impl Client {
         Ok((v, raw.meta))
     }
 
+    /// Any read endpoint with extra query parameters, as raw JSON. Every
+    /// status but 200 is an error: a 404 [`is_not_found`](crate::Error::is_not_found)
+    /// and its message carries Consul's body (an endpoint this Consul does
+    /// not serve says `Invalid URL path`).
+    pub async fn get_json(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        q: &QueryOptions,
+    ) -> Result<(serde_json::Value, QueryMeta)> {
+        self.read_json(path, params, q).await
+    }
+
     /// `GET /v1/status/leader`: the Raft leader's address (empty without a leader).
     pub async fn status_leader(&self) -> Result<String> {
         Ok(self

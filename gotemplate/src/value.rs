@@ -14,7 +14,7 @@ pub type Method = fn(&Value, &[Value]) -> Result<Value, String>;
 
 /// The zero value of a map's elements (what a missing key gives under
 /// `missingkey=zero`, and what `index` gives for a missing key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Zero {
     /// `interface{}`: no value (printed `<no value>`).
     Interface,
@@ -30,7 +30,22 @@ pub enum Zero {
     Map,
     /// A pointer: nil.
     Pointer,
+    /// A struct (not a pointer to one): each field's zero value, in the
+    /// order of the type's fields (`api.ServiceAddress{"" 0}`).
+    Struct(&'static Type, &'static [Zero]),
 }
+
+impl PartialEq for Zero {
+    fn eq(&self, other: &Zero) -> bool {
+        match (self, other) {
+            (Zero::Struct(a, fa), Zero::Struct(b, fb)) => std::ptr::eq(*a, *b) && fa == fb,
+            (Zero::Struct(..), _) | (_, Zero::Struct(..)) => false,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for Zero {}
 
 impl Zero {
     /// The zero value itself.
@@ -43,6 +58,10 @@ impl Zero {
             Zero::List => Value::List(Arc::new(List::new(Vec::new()))),
             Zero::Map => Value::Map(Arc::new(Map::new(BTreeMap::new()))),
             Zero::Pointer => Value::Nil,
+            Zero::Struct(ty, fields) => Value::Struct(Arc::new(Struct::new(
+                ty,
+                fields.iter().map(|z| z.value()).collect(),
+            ))),
         }
     }
 }
@@ -257,6 +276,11 @@ pub trait Object: Send + Sync + fmt::Debug {
     /// The value `%v` prints.
     fn print(&self) -> String {
         format!("{{{}}}", self.type_name())
+    }
+    /// The value itself, for the functions that take back what they made
+    /// (`None`: not offered).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
     }
 }
 

@@ -157,6 +157,13 @@ pub enum Dep {
         /// Path.
         path: PathBuf,
     },
+    /// `partitions`, `peerings`, `exportedServices`, `importedServices`.
+    Admin {
+        /// Which list.
+        kind: crate::admin::Kind,
+        /// The admin partition (empty: the token's, or `default`).
+        partition: String,
+    },
 }
 
 impl Dep {
@@ -203,6 +210,7 @@ impl Dep {
                 (None, s) => format!("health.state({})", s.as_deref().unwrap_or("any")),
             },
             Dep::File { path } => format!("file({})", path.display()),
+            Dep::Admin { kind, partition } => kind.key(partition),
         }
     }
 
@@ -252,9 +260,10 @@ impl Dep {
                 service: None,
                 state,
             } => WatchSpec::health_state(state.as_deref().unwrap_or("any")),
-            Dep::Node { name: None, .. } | Dep::Datacenters { .. } | Dep::File { .. } => {
-                return None
-            }
+            Dep::Node { name: None, .. }
+            | Dep::Datacenters { .. }
+            | Dep::File { .. }
+            | Dep::Admin { .. } => return None,
         };
         Some(if stale { spec.stale() } else { spec })
     }
@@ -310,6 +319,7 @@ impl Dep {
             }
             Dep::Checks { .. } => Value::Array(arr(raw).iter().map(check_json).collect()),
             Dep::File { .. } => raw.clone(),
+            Dep::Admin { kind, .. } => crate::admin::transform(*kind, raw),
         })
     }
 
@@ -366,6 +376,9 @@ impl Dep {
                         Ok((v, meta.last_index))
                     })
                 }))
+            }
+            Dep::Admin { kind, partition } => {
+                Some(crate::admin::fetch(*kind, partition, client, stale))
             }
             Dep::File { path } => {
                 let path = path.clone();

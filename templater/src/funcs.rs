@@ -256,6 +256,24 @@ impl Env {
         }
     }
 
+    /// [`Env::read_go`] for a dependency whose endpoint this Consul may not
+    /// serve ([`crate::admin`]): that answer is the error, naming the
+    /// function and why.
+    pub fn read_go_checked(&self, dep: Dep) -> Result<gotemplate::Value, String> {
+        let key = dep.key();
+        let failed = lock(&self.brain)
+            .get(&key)
+            .and_then(crate::admin::unsupported)
+            .map(str::to_string);
+        match failed {
+            Some(msg) => {
+                lock(&self.scope).used.insert(key, dep);
+                Err(msg)
+            }
+            None => Ok(self.read_go(dep)),
+        }
+    }
+
     /// Records `dep` as used and missing (consul-template's `safeLs` on an
     /// empty prefix: no render until it has entries).
     pub fn mark_missing(&self, dep: &Dep) {

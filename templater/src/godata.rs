@@ -13,6 +13,7 @@ use std::sync::Arc;
 use gotemplate::{Key, List, Map, Struct, Type, Value as Go, Zero, STRING_LIST, STRING_MAP};
 use serde_json::Value as Json;
 
+use crate::admin::Kind as AdminKind;
 use crate::deps::Dep;
 
 fn tags_contains(recv: &Go, args: &[Go]) -> Result<Go, String> {
@@ -76,7 +77,12 @@ static SERVICE_ADDRESS: Type = Type {
     elem: Zero::Interface,
     methods: &[],
 };
-static SERVICE_ADDRESSES: Type = Type::named("map[string]api.ServiceAddress", Zero::Interface);
+/// A missing key gives `api.ServiceAddress{"" 0}`, as in Go: `{{ with
+/// .ServiceTaggedAddresses.wan }}` is true for an instance without one.
+static SERVICE_ADDRESSES: Type = Type::named(
+    "map[string]api.ServiceAddress",
+    Zero::Struct(&SERVICE_ADDRESS, &[Zero::Str, Zero::Int]),
+);
 
 /// `api.AgentWeights`.
 static AGENT_WEIGHTS: Type = Type {
@@ -345,6 +351,224 @@ fn key_pair(p: &Json) -> Go {
     )
 }
 
+/// `*dependency.Partition`: what `partitions` lists.
+pub static PARTITION: Type = Type {
+    name: "*dependency.Partition",
+    fields: &["Name", "Description"],
+    elem: Zero::Interface,
+    methods: &[],
+};
+static PARTITIONS: Type = Type::named("[]*dependency.Partition", Zero::Pointer);
+
+/// `*dependency.Peering`: what `peerings` lists.
+pub static PEERING: Type = Type {
+    name: "*dependency.Peering",
+    fields: &[
+        "ID",
+        "Name",
+        "Partition",
+        "Meta",
+        "PeeringState",
+        "PeerID",
+        "PeerServerName",
+        "PeerServerAddresses",
+        "StreamStatus",
+        "Remote",
+    ],
+    elem: Zero::Interface,
+    methods: &[],
+};
+static PEERINGS: Type = Type::named("[]*dependency.Peering", Zero::Pointer);
+
+/// `dependency.PeeringStreamStatus`.
+static PEERING_STREAM_STATUS: Type = Type {
+    name: "dependency.PeeringStreamStatus",
+    fields: &[
+        "ImportedServices",
+        "ExportedServices",
+        "LastHeartbeat",
+        "LastReceive",
+        "LastSend",
+    ],
+    elem: Zero::Interface,
+    methods: &[],
+};
+
+/// `dependency.PeeringRemoteInfo`.
+static PEERING_REMOTE_INFO: Type = Type {
+    name: "dependency.PeeringRemoteInfo",
+    fields: &["Partition", "Datacenter"],
+    elem: Zero::Interface,
+    methods: &[],
+};
+
+/// `dependency.ExportedService`: what `exportedServices` lists (values, not pointers).
+pub static EXPORTED_SERVICE: Type = Type {
+    name: "dependency.ExportedService",
+    fields: &["Service", "Partition", "Namespace", "Consumers"],
+    elem: Zero::Interface,
+    methods: &[],
+};
+static EXPORTED_SERVICES: Type = Type::named("[]dependency.ExportedService", Zero::Interface);
+
+/// `dependency.ResolvedConsumers`.
+static RESOLVED_CONSUMERS: Type = Type {
+    name: "dependency.ResolvedConsumers",
+    fields: &["Peers", "Partitions"],
+    elem: Zero::Interface,
+    methods: &[],
+};
+
+/// `dependency.ImportedService`: what `importedServices` lists (values, not pointers).
+pub static IMPORTED_SERVICE: Type = Type {
+    name: "dependency.ImportedService",
+    fields: &["Service", "Namespace", "SourcePartition"],
+    elem: Zero::Interface,
+    methods: &[],
+};
+static IMPORTED_SERVICES: Type = Type::named("[]dependency.ImportedService", Zero::Interface);
+
+/// A `*time.Time` read from Consul's RFC 3339 text: fmt prints it as Go's
+/// `Time.String` does (`2024-01-02 03:04:05.5 +0000 UTC`).
+#[derive(Debug)]
+struct GoTime(String);
+
+impl gotemplate::Object for GoTime {
+    fn type_name(&self) -> &str {
+        "*time.Time"
+    }
+
+    fn call(&self, name: &str, _args: &[Go]) -> Option<Result<Go, String>> {
+        (name == "String").then(|| Ok(Go::from(self.0.as_str())))
+    }
+
+    fn print(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// Go's `Time.String` of an RFC 3339 time (`None` if it is not one).
+fn go_time_string(rfc3339: &str) -> Option<String> {
+    let (date, rest) = rfc3339.split_once('T')?;
+    let zone_at = rest.find(['Z', 'z', '+', '-'])?;
+    let (clock, zone) = rest.split_at(zone_at);
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    if date.len() != 10 || hms.len() != 8 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", &frac[..frac.len().min(9)])
+    };
+    let zone = match zone {
+        "Z" | "z" => "+0000 UTC".to_string(),
+        z if z.len() == 6 && z.as_bytes()[3] == b':' => {
+            let off = format!("{}{}", &z[..3], &z[4..]);
+            // Go names a parsed offset after the local zone when it has
+            // that offset; a server's zone is UTC.
+            if off == "+0000" || off == "-0000" {
+                "+0000 UTC".to_string()
+            } else {
+                format!("{off} {off}")
+            }
+        }
+        _ => return None,
+    };
+    Some(format!("{date} {hms}{frac} {zone}"))
+}
+
+fn time_ptr(v: &Json) -> Go {
+    match v.as_str().and_then(go_time_string) {
+        Some(t) => Go::Object(Arc::new(GoTime(t))),
+        None => Go::Nil,
+    }
+}
+
+fn peering(p: &Json) -> Go {
+    let ss = &p["StreamStatus"];
+    record(
+        &PEERING,
+        vec![
+            string(&p["ID"]),
+            string(&p["Name"]),
+            string(&p["Partition"]),
+            string_map(&p["Meta"]),
+            string(&p["PeeringState"]),
+            string(&p["PeerID"]),
+            string(&p["PeerServerName"]),
+            strings_of(&p["PeerServerAddresses"], &STRING_LIST),
+            record(
+                &PEERING_STREAM_STATUS,
+                vec![
+                    strings_of(&ss["ImportedServices"], &STRING_LIST),
+                    strings_of(&ss["ExportedServices"], &STRING_LIST),
+                    time_ptr(&ss["LastHeartbeat"]),
+                    time_ptr(&ss["LastReceive"]),
+                    time_ptr(&ss["LastSend"]),
+                ],
+            ),
+            record(
+                &PEERING_REMOTE_INFO,
+                vec![
+                    string(&p["Remote"]["Partition"]),
+                    string(&p["Remote"]["Datacenter"]),
+                ],
+            ),
+        ],
+    )
+}
+
+fn admin_list(kind: AdminKind, data: &Json) -> Go {
+    match kind {
+        AdminKind::Partitions => list(
+            each(data, |p| {
+                record(
+                    &PARTITION,
+                    vec![string(&p["Name"]), string(&p["Description"])],
+                )
+            }),
+            &PARTITIONS,
+        ),
+        AdminKind::Peerings => list(each(data, peering), &PEERINGS),
+        AdminKind::ExportedServices => list(
+            each(data, |s| {
+                let c = &s["Consumers"];
+                record(
+                    &EXPORTED_SERVICE,
+                    vec![
+                        string(&s["Service"]),
+                        string(&s["Partition"]),
+                        string(&s["Namespace"]),
+                        record(
+                            &RESOLVED_CONSUMERS,
+                            vec![
+                                strings_of(&c["Peers"], &STRING_LIST),
+                                strings_of(&c["Partitions"], &STRING_LIST),
+                            ],
+                        ),
+                    ],
+                )
+            }),
+            &EXPORTED_SERVICES,
+        ),
+        AdminKind::ImportedServices => list(
+            each(data, |s| {
+                record(
+                    &IMPORTED_SERVICE,
+                    vec![
+                        string(&s["Service"]),
+                        string(&s["Namespace"]),
+                        string(&s["SourcePartition"]),
+                    ],
+                )
+            }),
+            &IMPORTED_SERVICES,
+        ),
+    }
+}
+
 /// The Go value of `dep`'s data (the JSON [`Dep::transform`] made).
 pub fn convert(dep: &Dep, data: &Json) -> Go {
     match dep {
@@ -376,6 +600,7 @@ pub fn convert(dep: &Dep, data: &Json) -> Go {
         Dep::Ls { .. } | Dep::Tree { .. } => list(each(data, key_pair), &KEY_PAIRS),
         Dep::Keys { .. } | Dep::Datacenters { .. } => strings_of(data, &STRING_LIST),
         Dep::Checks { .. } => list(each(data, health_check), &HEALTH_CHECKS),
+        Dep::Admin { kind, .. } => admin_list(*kind, data),
     }
 }
 
@@ -391,5 +616,25 @@ pub fn placeholder(dep: &Dep) -> Go {
         Dep::Ls { .. } | Dep::Tree { .. } => list(Vec::new(), &KEY_PAIRS),
         Dep::Keys { .. } | Dep::Datacenters { .. } => list(Vec::new(), &STRING_LIST),
         Dep::Checks { .. } => list(Vec::new(), &HEALTH_CHECKS),
+        Dep::Admin { kind, .. } => admin_list(*kind, &Json::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_go_prints_a_time() {
+        assert_eq!(
+            go_time_string("2024-01-02T03:04:05.500Z").as_deref(),
+            Some("2024-01-02 03:04:05.5 +0000 UTC")
+        );
+        assert_eq!(
+            go_time_string("2024-01-02T03:04:05+02:00").as_deref(),
+            Some("2024-01-02 03:04:05 +0200 +0200")
+        );
+        assert_eq!(go_time_string("yesterday"), None);
+        assert!(time_ptr(&Json::Null).is_nil());
     }
 }

@@ -199,6 +199,60 @@ fn add_file(funcs: &mut Funcs, env: &Env) {
     });
 }
 
+/// `partitions`, `peerings "[?partition=..]"`, `exportedServices
+/// ["partition"]` and `importedServices "partition"`, with
+/// consul-template's argument rules.
+fn add_admin(funcs: &mut Funcs, env: &Env) {
+    use crate::admin::Kind;
+    let read = |e: &Env, kind: Kind, partition: String| {
+        e.read_go_checked(Dep::Admin { kind, partition })
+            .map_err(FuncError::Call)
+    };
+    let e = env.clone();
+    funcs.add("partitions", 0, Some(0), move |_, _| {
+        read(&e, Kind::Partitions, String::new())
+    });
+    let e = env.clone();
+    funcs.add("peerings", 0, None, move |_, args| {
+        let q = strings("peerings", args)?.concat();
+        let invalid = || {
+            FuncError::Call(format!(
+                "list.peering: invalid format: {q:?}: peerings takes only [?partition=..]"
+            ))
+        };
+        if !q.is_empty() && !q.starts_with('?') {
+            return Err(invalid());
+        }
+        let (what, at) =
+            parse_scoped(&q, false).map_err(|m| FuncError::Call(format!("list.peering: {m}")))?;
+        if !what.is_empty() || at.dc.is_some() {
+            return Err(invalid());
+        }
+        let partition = at
+            .query
+            .iter()
+            .find(|(k, _)| k == "partition")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        read(&e, Kind::Peerings, partition)
+    });
+    let e = env.clone();
+    funcs.add("exportedServices", 0, None, move |_, args| {
+        if args.len() > 1 {
+            return Err(FuncError::Call(
+                "exportedServices: wrong number of arguments, expected 0 or 1".into(),
+            ));
+        }
+        let partition = strings("exportedServices", args)?.concat();
+        read(&e, Kind::ExportedServices, partition)
+    });
+    let e = env.clone();
+    funcs.add("importedServices", 1, Some(1), move |_, args| {
+        let partition = one_string("importedServices", args)?.to_string();
+        read(&e, Kind::ImportedServices, partition)
+    });
+}
+
 /// Functions of consul-template's that read Vault, Nomad or Connect's CA:
 /// templater renders Consul's catalog and KV only, and says so.
 const ELSEWHERE: &[(&str, &str)] = &[
@@ -230,6 +284,7 @@ pub fn funcs(env: &Env) -> Funcs {
     add_catalog(&mut funcs, env);
     add_kv(&mut funcs, env);
     add_file(&mut funcs, env);
+    add_admin(&mut funcs, env);
     for (name, system) in ELSEWHERE {
         funcs.add(name, 0, None, move |_, _| {
             Err(FuncError::Call(format!(

@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod bin;
 pub mod check;
 pub mod cli;

@@ -13,6 +13,7 @@
 //! | math | `add subtract multiply divide modulo minimum maximum` |
 //! | state | `scratch` (`Key Get Set SetX MapSet MapSetX MapValues`) |
 //! | outside | `plugin writeToFile` |
+//! | host | `sockaddr` (go-sockaddr's template language over this host's interfaces) |
 //! | debugging | `spew_dump spew_sdump spew_printf spew_sprintf` |
 //!
 //! Limits (Go has none; each is far above what a template needs): nesting
@@ -34,6 +35,7 @@ pub mod json;
 pub mod math;
 pub mod parse;
 mod scratch;
+pub mod sockaddr;
 pub mod spew;
 pub mod text;
 pub mod timefmt;
@@ -60,4 +62,5 @@ pub fn install(funcs: &mut Funcs, env: &Env) {
     scratch::install(funcs);
     spew::install(funcs);
     effects::install(funcs, env);
+    sockaddr::install(funcs, std::sync::Arc::new(sockaddr::System));
 }

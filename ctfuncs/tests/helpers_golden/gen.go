@@ -10,7 +10,8 @@
 // ../helpers_golden.rs: env reads only the fixed list below (not the
 // process environment); timestamp reads a fixed clock; spew sorts map keys
 // (Go's map order is random); sockaddr evaluates over the fixed interfaces
-// below instead of the host's.
+// below instead of the host's, with eth0 as the default route's interface
+// (fixedHostFuncs: go-sockaddr's host-reading functions over that list).
 //
 // cases.txt holds cases separated by header lines `=== NAME | DATASET`,
 // then the template text (its last newline is not part of it).
@@ -159,6 +160,151 @@ var ifAddrs = sockaddr.IfAddrs{
 	ifAddr("fe80::42:acff:fe11:2/64", "eth0", 2, net.FlagUp|net.FlagBroadcast|net.FlagMulticast, "02:42:ac:11:00:02"),
 	ifAddr("2001:db8::5/64", "eth0", 2, net.FlagUp|net.FlagBroadcast|net.FlagMulticast, "02:42:ac:11:00:02"),
 	ifAddr("172.16.0.1/12", "docker0", 5, net.FlagBroadcast|net.FlagMulticast, "02:42:ac:11:00:05"),
+}
+
+// defaultIf is the fixed host's default-route interface.
+const defaultIf = "eth0"
+
+// ascIfDefault is go-sockaddr's AscIfDefault with the fixed default
+// interface instead of the host's `ip route`.
+func ascIfDefault(p1, p2 *sockaddr.IfAddr) int {
+	switch {
+	case p1.Name == defaultIf && p2.Name == defaultIf:
+		return 0
+	case p1.Name == defaultIf:
+		return -1
+	case p2.Name == defaultIf:
+		return 1
+	}
+	return 0
+}
+
+// sortIfBy is go-sockaddr's SortIfBy with ascIfDefault.
+func sortIfBy(param string, in sockaddr.IfAddrs) (sockaddr.IfAddrs, error) {
+	out := append(sockaddr.IfAddrs(nil), in...)
+	var cmps []sockaddr.CmpIfAddrFunc
+	for _, c := range strings.Split(param, ",") {
+		var f sockaddr.CmpIfAddrFunc
+		switch strings.TrimSpace(strings.ToLower(c)) {
+		case "+address", "address":
+			f = sockaddr.AscIfAddress
+		case "-address":
+			f = sockaddr.DescIfAddress
+		case "+default", "default":
+			f = ascIfDefault
+		case "-default":
+			f = func(a, b *sockaddr.IfAddr) int { return -ascIfDefault(a, b) }
+		case "+name", "name":
+			f = sockaddr.AscIfName
+		case "-name":
+			f = sockaddr.DescIfName
+		case "+port", "port":
+			f = sockaddr.AscIfPort
+		case "-port":
+			f = sockaddr.DescIfPort
+		case "+private", "private":
+			f = sockaddr.AscIfPrivate
+		case "-private":
+			f = sockaddr.DescIfPrivate
+		case "+size", "size":
+			f = sockaddr.AscIfNetworkSize
+		case "-size":
+			f = sockaddr.DescIfNetworkSize
+		case "+type", "type":
+			f = sockaddr.AscIfType
+		case "-type":
+			f = sockaddr.DescIfType
+		default:
+			return sockaddr.IfAddrs{}, fmt.Errorf("unknown sort type: %q", c)
+		}
+		cmps = append(cmps, f)
+	}
+	sockaddr.OrderedIfAddrBy(cmps...).Sort(out)
+	return out, nil
+}
+
+// fixedIfs is GetPrivateInterfaces (private) or GetPublicInterfaces over ifAddrs.
+func fixedIfs(private bool) (sockaddr.IfAddrs, error) {
+	ifs, _ := sockaddr.FilterIfByType(ifAddrs, sockaddr.TypeIP)
+	ifs, _, _ = sockaddr.IfByFlag("forwardable", ifs)
+	ifs, _, _ = sockaddr.IfByFlag("up", ifs)
+	ifs, _ = sortIfBy("default,type,size", ifs)
+	in, out, err := sockaddr.IfByRFC("6890", ifs)
+	if private {
+		return in, err
+	}
+	return out, err
+}
+
+func ipsOf(ifs sockaddr.IfAddrs) string {
+	var s []string
+	for _, i := range ifs {
+		s = append(s, (*sockaddr.ToIPAddr(i.SockAddr)).NetIP().String())
+	}
+	return strings.Join(s, " ")
+}
+
+// fixedHostFuncs are go-sockaddr's functions that read the host, over
+// ifAddrs with defaultIf as the default route's interface.
+func fixedHostFuncs() template.FuncMap {
+	first := func(ifs sockaddr.IfAddrs, err error) (string, error) {
+		if err != nil || len(ifs) == 0 {
+			return "", err
+		}
+		return (*sockaddr.ToIPAddr(ifs[0].SockAddr)).NetIP().String(), nil
+	}
+	sorted := func() sockaddr.IfAddrs {
+		ifs, _ := sockaddr.FilterIfByType(ifAddrs, sockaddr.TypeIP)
+		sockaddr.OrderedIfAddrBy(sockaddr.AscIfType, sockaddr.AscIfNetworkSize).Sort(ifs)
+		return ifs
+	}
+	byName := func(re string, forwardable bool) (sockaddr.IfAddrs, error) {
+		ifs, _, err := sockaddr.IfByName(re, ifAddrs)
+		if err != nil {
+			return nil, err
+		}
+		if forwardable {
+			ifs, _, _ = sockaddr.IfByFlag("forwardable", ifs)
+		}
+		return sockaddr.SortIfBy("+type,+size", ifs)
+	}
+	return template.FuncMap{
+		"GetAllInterfaces": func() (sockaddr.IfAddrs, error) { return ifAddrs, nil },
+		"GetDefaultInterfaces": func() (sockaddr.IfAddrs, error) {
+			var out sockaddr.IfAddrs
+			for _, i := range ifAddrs {
+				if i.Name == defaultIf {
+					out = append(out, i)
+				}
+			}
+			return out, nil
+		},
+		"GetPrivateInterfaces": func() (sockaddr.IfAddrs, error) { return fixedIfs(true) },
+		"GetPublicInterfaces":  func() (sockaddr.IfAddrs, error) { return fixedIfs(false) },
+		"GetPrivateIP":         func() (string, error) { return first(fixedIfs(true)) },
+		"GetPublicIP":          func() (string, error) { return first(fixedIfs(false)) },
+		"GetPrivateIPs": func() (string, error) {
+			in, _, _ := sockaddr.IfByRFC("6890", sorted())
+			_, fwd, _ := sockaddr.IfByRFC(sockaddr.ForwardingBlacklistRFC, in)
+			return ipsOf(fwd), nil
+		},
+		"GetPublicIPs": func() (string, error) {
+			_, out, _ := sockaddr.IfByRFC("6890", sorted())
+			return ipsOf(out), nil
+		},
+		"GetInterfaceIP": func(re string) (string, error) {
+			ifs, err := byName(re, true)
+			if err != nil || len(ifs) == 0 {
+				return "", err
+			}
+			return sockaddr.IPAddrAttr(*sockaddr.ToIPAddr(ifs[0].SockAddr), "address"), nil
+		},
+		"GetInterfaceIPs": func(re string) (string, error) {
+			ifs, err := byName(re, false)
+			return ipsOf(ifs), err
+		},
+		"sort": sortIfBy,
+	}
 }
 
 func lookupEnv(s string) (string, bool) {
@@ -805,7 +951,7 @@ func funcMap(t *template.Template) template.FuncMap {
 			t := template.New("sockaddr.Parse").Option("missingkey=error").
 				Funcs(socktmpl.SourceFuncs).Funcs(socktmpl.SortFuncs).
 				Funcs(socktmpl.FilterFuncs).Funcs(socktmpl.HelperFuncs).
-				Funcs(template.FuncMap{"GetAllInterfaces": func() (sockaddr.IfAddrs, error) { return ifAddrs, nil }})
+				Funcs(fixedHostFuncs())
 			t, err := t.Parse(in)
 			if err != nil {
 				return "", fmt.Errorf("unable to parse template %+q: %s", in, err)

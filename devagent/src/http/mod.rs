@@ -6,6 +6,7 @@ mod catalog;
 mod health;
 mod kv;
 mod misc;
+mod peering;
 mod serve;
 mod session;
 mod shapes;
@@ -465,6 +466,7 @@ pub(crate) fn router(app: App) -> Router {
         .merge(kv::routes())
         .merge(session::routes())
         .merge(misc::routes())
+        .merge(peering::routes())
         .merge(crate::acl::http::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -10,7 +10,7 @@ mod quote;
 
 pub use float::shortest_g;
 pub(crate) use quote::is_print;
-pub use quote::{quote, quote_rune};
+pub use quote::{quote, quote_ascii, quote_rune};
 
 use crate::value::Value;
 
