@@ -99,6 +99,9 @@ fn free_port() -> anyhow::Result<u16> {
 struct Node {
     spec: NodeSpec,
     registrar: Option<Child>,
+    /// Its nats-server's pid, read once it passed (for [`Drop`]: a
+    /// registrar killed with SIGKILL leaves its child running).
+    server_pid: Option<i32>,
 }
 
 /// A running cluster. Dropping it kills what is left (its processes are
@@ -146,6 +149,7 @@ impl Cluster {
                     store,
                 },
                 registrar: None,
+                server_pid: None,
             });
         }
         let mut cluster = Cluster { spec, nodes };
@@ -268,6 +272,12 @@ impl Cluster {
         let deadline = Instant::now() + limit;
         loop {
             if self.passing().await.unwrap_or(0) >= n {
+                for i in 0..self.nodes.len() {
+                    let pid = self.server_pid(i);
+                    if pid.is_some() {
+                        self.nodes[i].server_pid = pid;
+                    }
+                }
                 return Ok(());
             }
             for (i, node) in self.nodes.iter_mut().enumerate() {
@@ -316,6 +326,7 @@ impl Cluster {
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
         )?;
+        self.nodes[i].server_pid = None;
         if let Some(mut c) = self.nodes[i].registrar.take() {
             if tokio::time::timeout(Duration::from_secs(5), c.wait())
                 .await
@@ -376,6 +387,20 @@ impl Cluster {
                 );
             }
             let _ = std::fs::remove_file(&self.nodes[i].spec.pid_file);
+            self.nodes[i].server_pid = None;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    /// Kills what is left: the registrars go with their `kill_on_drop`,
+    /// their nats-servers here.
+    fn drop(&mut self) {
+        for pid in self.nodes.iter().filter_map(|n| n.server_pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -192,9 +192,7 @@ impl Demo {
         let c = consul.clone();
         let (sensor, _) = start_in_process("sensor", move |stop, tx| async move {
             sensor::run(
-                sensor::Args {
-                    service: service_args(&c, check),
-                },
+                sensor::Args::new(service_args(&c, check)),
                 async move { stop.cancelled().await },
                 move |a| {
                     let _ = tx.send(a);
@@ -212,10 +210,10 @@ impl Demo {
         self.app = Some(
             start_in_process("app", move |stop, tx| async move {
                 let a = app::Args {
-                    service: service_args(&c, check),
                     interval: Duration::from_millis(2),
                     concurrency: 4,
                     wait_for: Duration::from_secs(30),
+                    ..app::Args::new(service_args(&c, check))
                 };
                 app::run(a, async move { stop.cancelled().await }, move |addr| {
                     let _ = tx.send(addr);

@@ -1,0 +1,255 @@
+//! The messaging mode end to end, as real processes: devagent, three
+//! nats-server nodes each run and registered by registrar (`e2e-registrar
+//! run`), three workers, the app and the sensor, all with `--transport
+//! nats` and no broker address anywhere (they find it through Consul).
+//! Under load a worker is killed with SIGKILL, then the broker node the
+//! sensor uses: every reading the sensor sent arrives squared at the app,
+//! each counted once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use e2e::{bin, devagent, read_line, spawn, Proc};
+use nix::sys::signal::Signal;
+
+const TAG: &str = "e2e-nats";
+const READINGS: u64 = 3000;
+const RATE: &str = "300";
+
+async fn json(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    http.get(url).send().await.ok()?.json().await.ok()
+}
+
+async fn app_stats(http: &reqwest::Client, app: &str) -> app::Stats {
+    match http.get(format!("http://{app}/stats")).send().await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => app::Stats::default(),
+    }
+}
+
+/// Polls `f` every 50 ms until it gives `Some` or `limit` passes.
+async fn until<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `name --transport nats ...`, up to its `listening on ADDR` line.
+async fn service(name: &str, consul: &str, extra: &[&str]) -> (Proc, String) {
+    let mut args = vec![
+        "--http-addr",
+        consul,
+        "--check-interval",
+        "1s",
+        "--tag",
+        TAG,
+        "--transport",
+        "nats",
+    ];
+    args.extend_from_slice(extra);
+    let mut p = spawn(name, &args).unwrap();
+    let line = read_line(
+        &mut p,
+        &format!("{name} listening on"),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|| panic!("{name} did not start"));
+    let addr = line.rsplit(' ').next().unwrap().to_string();
+    (p, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
+    let nats_server =
+        bus::cluster::find_nats_server().unwrap_or_else(|e| panic!("{e} (.ci/test installs it)"));
+    let (_agent, http_addr) = devagent(0).await;
+    let consul = format!("http://{http_addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cluster.log");
+    let mut cluster = bus::cluster::Cluster::start(
+        bus::cluster::ClusterSpec {
+            nodes: 3,
+            dir: dir.path().to_path_buf(),
+            consul: consul.clone(),
+            tag: Some(TAG.into()),
+            check_interval: Duration::from_secs(1),
+            registrar: vec![bin("e2e-registrar").into()],
+            nats_server,
+            name: "e2e".into(),
+            log: Some(log.clone()),
+        },
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    // Registered by registrar, with the check on the monitoring endpoint.
+    let nodes = json(
+        &http,
+        &format!("{consul}/v1/health/service/nats?passing&tag={TAG}"),
+    )
+    .await
+    .unwrap();
+    let nodes = nodes.as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    for n in nodes {
+        assert_eq!(n["Service"]["Meta"]["managed-by"], "registrar", "{n}");
+        assert!(
+            n["Checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["Definition"]["HTTP"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("/healthz"))
+                    || c["Output"].as_str().is_some_and(|o| o.contains("/healthz"))),
+            "a check on /healthz: {n}"
+        );
+    }
+
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        workers.push(service("worker", &consul, &[]).await);
+    }
+    let (_app, app) = service("app", &consul, &[]).await;
+    let count = READINGS.to_string();
+    let (_sensor, sensor) = service("sensor", &consul, &["--rate", RATE, "--count", &count]).await;
+    let sensor_stats = |http: reqwest::Client, sensor: String| async move {
+        json(&http, &format!("http://{sensor}/stats")).await
+    };
+
+    // Under load: a worker dies.
+    let ok_before = |at: u64| {
+        let (http, app) = (http.clone(), app.clone());
+        async move {
+            until(Duration::from_secs(20), || async {
+                (app_stats(&http, &app).await.ok >= at).then_some(())
+            })
+            .await
+        }
+    };
+    ok_before(300).await.expect("squares flow");
+    let (victim, _) = workers.remove(0);
+    victim.signal(Signal::SIGKILL);
+    let after_worker = app_stats(&http, &app).await.ok;
+
+    // Then the broker node the sensor is connected to.
+    ok_before(after_worker + 300)
+        .await
+        .expect("squares flow after the worker died");
+    let s = sensor_stats(http.clone(), sensor.clone()).await.unwrap();
+    let used = s["broker"]["server"].as_str().unwrap().to_string();
+    let index = cluster
+        .nodes()
+        .iter()
+        .position(|n| n.name == used)
+        .unwrap_or_else(|| panic!("the sensor's node {used} is one of the cluster's"));
+    cluster.kill(index).await.unwrap();
+    let killed_at = app_stats(&http, &app).await.ok;
+    assert!(
+        killed_at < READINGS,
+        "the node died under load ({killed_at} of {READINGS} were through)"
+    );
+
+    // Every reading published and acknowledged by the stream, then squared
+    // and counted by the app.
+    let sent = until(Duration::from_secs(40), || {
+        let f = sensor_stats(http.clone(), sensor.clone());
+        async move { f.await.filter(|s| s["done"] == true) }
+    })
+    .await
+    .unwrap_or_else(|| panic!("the sensor did not publish all {READINGS}"));
+    assert_eq!(sent["published"], READINGS, "{sent}");
+    assert_ne!(
+        sent["broker"]["server"],
+        used.as_str(),
+        "the sensor moved: {sent}"
+    );
+    assert!(
+        sent["broker"]["reconnects"].as_u64().unwrap() >= 1,
+        "{sent}"
+    );
+    let got = until(Duration::from_secs(30), || async {
+        let s = app_stats(&http, &app).await;
+        (s.ok >= READINGS).then_some(s)
+    })
+    .await;
+    let last = app_stats(&http, &app).await;
+    let got = got.unwrap_or_else(|| {
+        panic!(
+            "the app counted {} of {READINGS}: {:?}\n{}",
+            last.ok,
+            last.received,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    // Nothing more comes: both streams are empty and nothing is unacknowledged.
+    let monitor = cluster
+        .nodes()
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i != index)
+        .map(|(_, n)| n.monitor_url())
+        .unwrap();
+    let drained = until(Duration::from_secs(20), || async {
+        let v = bus::jsz::fetch(&http, "n", &monitor, Duration::from_secs(2))
+            .await
+            .ok()?;
+        let empty = v.streams.len() == 2
+            && v.streams.iter().all(|s| {
+                s.messages == 0
+                    && s.consumers
+                        .iter()
+                        .all(|c| c.pending == 0 && c.ack_pending == 0)
+            });
+        empty.then_some(v)
+    })
+    .await;
+    assert!(drained.is_some(), "the streams drained");
+    let end = app_stats(&http, &app).await;
+    let name = sent["sensor"].as_str().unwrap();
+    let seen = &end.received[name];
+    assert_eq!(end.ok, READINGS, "each square counted once: {end:?}");
+    assert_eq!(seen.count, READINGS, "{seen:?}");
+    assert_eq!(
+        seen.ranges,
+        [[0, READINGS - 1]],
+        "every sequence number, no gap"
+    );
+    assert_eq!((end.failed, end.wrong), (0, 0), "{end:?}");
+    assert_eq!(got.ok, end.ok);
+    assert!(
+        end.by_worker.len() >= 3,
+        "the workers shared the readings: {:?}",
+        end.by_worker
+    );
+    eprintln!(
+        "messaging: {READINGS} sent, {} counted, {} duplicates dropped by the app, {} retries and {} duplicate acks at the sensor, sensor reconnected in {} ms",
+        end.ok,
+        end.duplicates,
+        sent["retries"],
+        sent["duplicates"],
+        sent["broker"]["last_reconnect_ms"]
+    );
+    cluster.stop(Duration::from_secs(5)).await;
+}
