@@ -4,7 +4,7 @@
 //! nats` and no broker address anywhere (they find it through Consul).
 //! Under load a worker is killed with SIGKILL, then the broker node the
 //! sensor uses: every reading the sensor sent arrives squared at the app,
-//! each counted once.
+//! each counted once. The dashboard shows the broker's nodes and streams.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -127,6 +127,25 @@ async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
         );
     }
 
+    // The dashboard, in this process.
+    let (dash_tx, dash_rx) = tokio::sync::oneshot::channel();
+    let (_dash_stop, dash_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut svc = kit::ServiceArgs::local(&consul);
+    svc.tag = Some(TAG.into());
+    tokio::spawn(dashboard::run(
+        dashboard::Args::new(svc),
+        async move {
+            let _ = dash_stopped.await;
+        },
+        move |a| {
+            let _ = dash_tx.send(a);
+        },
+    ));
+    let dash = tokio::time::timeout(Duration::from_secs(20), dash_rx)
+        .await
+        .unwrap()
+        .unwrap();
+
     let mut workers = Vec::new();
     for _ in 0..3 {
         workers.push(service("worker", &consul, &[]).await);
@@ -226,6 +245,37 @@ async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
     })
     .await;
     assert!(drained.is_some(), "the streams drained");
+    // The dashboard: the two nodes left, the streams and their consumers.
+    let shown = until(Duration::from_secs(10), || async {
+        let snap: dashboard::Snapshot = http
+            .get(format!("http://{dash}/api/snapshot"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let nodes = snap.services.iter().find(|s| s.name == "nats")?;
+        let b = snap.broker.as_ref()?;
+        let js = b.jetstream.as_ref()?;
+        let streams: Vec<(&str, Vec<&str>, u64)> = js
+            .streams
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.consumers.iter().map(|c| c.name.as_str()).collect(),
+                    s.messages,
+                )
+            })
+            .collect();
+        (nodes.counts.passing == 2
+            && b.nodes == 2
+            && streams == [("READINGS", vec!["workers"], 0), ("SQUARES", vec!["app"], 0)])
+            .then_some(())
+    })
+    .await;
+    assert!(shown.is_some(), "the dashboard shows the broker");
     let end = app_stats(&http, &app).await;
     let name = sent["sensor"].as_str().unwrap();
     let seen = &end.received[name];
