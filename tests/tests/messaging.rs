@@ -271,8 +271,12 @@ async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
             .collect();
         (nodes.counts.passing == 2
             && b.nodes == 2
-            && streams == [("READINGS", vec!["workers"], 0), ("SQUARES", vec!["app"], 0)])
-            .then_some(())
+            && streams
+                == [
+                    ("READINGS", vec!["workers"], 0),
+                    ("SQUARES", vec!["app"], 0),
+                ])
+        .then_some(())
     })
     .await;
     assert!(shown.is_some(), "the dashboard shows the broker");
