@@ -5,7 +5,7 @@
 #   5. messages lost and doubled over 5 worker kills and 2 broker-node
 #      kills, and the clients' reconnection time after a node kill.
 # Builds devagent, sensor, worker and demo in release, runs figures 4 and 5
-# of `cargo bench -p app --bench examples` and writes
+# of `cargo bench --profile release -p app --bench examples` and writes
 # benches/results/messaging.md (with /proc/loadavg before and after).
 #
 # Usage: benches/messaging.sh
@@ -22,7 +22,9 @@ export EXAMPLES_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/target}/release"
 export EXAMPLES_BENCH_ONLY=4,5
 before=$(cat /proc/loadavg)
 out=$(mktemp)
-cargo bench -p app --bench examples | tee "$out"
+# The release profile: the binaries' build is shared (the bench profile would build
+# everything a second time).
+cargo bench --profile release -p app --bench examples | tee "$out"
 after=$(cat /proc/loadavg)
 {
     echo "# Messaging mode: NATS JetStream against HTTP, and under kills"
