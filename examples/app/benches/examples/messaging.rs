@@ -64,9 +64,36 @@ async fn nats_service(s: &Settings, name: &str, consul: &str, extra: &[&str]) ->
         "nats",
     ];
     args.extend_from_slice(extra);
-    let (p, line) = procs::spawn(&s.bin(name), &args, &format!("{name} listening on")).await;
+    // Its log next to the cluster's, shown when it does not start.
+    let log = std::env::temp_dir().join(format!("bench-nats-{name}-{}.log", std::process::id()));
+    let mut child = Command::new(s.bin(name))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::File::create(&log)
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let needle = format!("{name} listening on");
+    let Some(line) = read_until(&mut lines, &needle, LIMIT).await else {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("{name} printed no {needle:?} line within {LIMIT:?}; its log:\n{text}");
+    };
+    let _ = std::fs::remove_file(&log);
+    bench::drain(lines);
     let addr = line.rsplit(' ').next().expect("an address").to_string();
-    (p, addr)
+    (
+        Proc {
+            name: name.to_string(),
+            child,
+        },
+        addr,
+    )
 }
 
 /// The app over the broker, in this process; returns its address and its stop.
