@@ -5,8 +5,13 @@
 //! Under load a worker is killed with SIGKILL, then the broker node the
 //! sensor uses: every reading the sensor sent arrives squared at the app,
 //! each counted once. The dashboard shows the broker's nodes and streams.
+//! And the demo's keys in that mode, on a pseudo-terminal: `n` kills a
+//! broker node, `r` brings it back, `k` kills a worker, while squares keep
+//! arriving.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::{bin, devagent, read_line, spawn, Proc};
@@ -70,8 +75,12 @@ async fn service(name: &str, consul: &str, extra: &[&str]) -> (Proc, String) {
     (p, addr)
 }
 
+/// One at a time: each runs a broker cluster and its services on two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let nats_server =
         bus::cluster::find_nats_server().unwrap_or_else(|e| panic!("{e} (.ci/test installs it)"));
     let (_agent, http_addr) = devagent(0).await;
@@ -306,4 +315,200 @@ async fn no_reading_lost_or_doubled_when_a_worker_and_a_broker_node_die() {
         sent["broker"]["last_reconnect_ms"]
     );
     cluster.stop(Duration::from_secs(5)).await;
+}
+
+/// The demo on a pseudo-terminal, its output collected by a thread.
+struct OnPty {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    out: Arc<Mutex<String>>,
+}
+
+impl OnPty {
+    fn start(args: &[&str]) -> OnPty {
+        use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 250,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(bin("e2e-demo"));
+        cmd.args(args);
+        cmd.env_remove("CONSUL_HTTP_ADDR");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&out);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        OnPty {
+            child,
+            _master: pair.master,
+            writer,
+            out,
+        }
+    }
+
+    fn output(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn key(&mut self, b: u8) {
+        self.writer.write_all(&[b]).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits (bounded) until the output holds `needle`.
+    async fn expect(&self, needle: &str, limit: Duration) {
+        let seen = until(limit, || async {
+            self.output().contains(needle).then_some(())
+        })
+        .await;
+        assert!(
+            seen.is_some(),
+            "the demo did not print {needle:?}:\n{}",
+            self.output()
+        );
+    }
+}
+
+impl Drop for OnPty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_keys_kill_and_restart_a_broker_node_and_kill_a_worker() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut demo = OnPty::start(&[
+        "--http-port",
+        "0",
+        "--dns-port",
+        "0",
+        "--nginx-port",
+        "0",
+        "--no-nginx",
+        "--transport",
+        "nats",
+    ]);
+    demo.expect(
+        "keys: a adds a worker, k kills a worker (SIGKILL), n kills a broker node (SIGKILL), r restarts what was killed last",
+        Duration::from_secs(60),
+    )
+    .await;
+    let out = demo.output();
+    let url = |label: &str| -> String {
+        out.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {label} line:\n{out}"))
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let (consul, app) = (url("Consul API"), url("App stats"));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let nodes = |n: usize| {
+        let (http, consul) = (http.clone(), consul.clone());
+        async move {
+            until(Duration::from_secs(30), || async {
+                let v = json(
+                    &http,
+                    &format!("{consul}/v1/health/service/nats?passing&tag=dcy-demo"),
+                )
+                .await?;
+                (v.as_array()?.len() == n).then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    let ok = || {
+        let (http, app) = (http.clone(), app.clone());
+        async move {
+            let v = json(&http, &app).await.unwrap_or_default();
+            (
+                v["ok"].as_u64().unwrap_or(0),
+                v["failed"].as_u64().unwrap_or(0),
+            )
+        }
+    };
+    let flowing = |from: u64| async move {
+        until(Duration::from_secs(30), || async {
+            (ok().await.0 > from + 100).then_some(())
+        })
+        .await
+        .is_some()
+    };
+    assert!(nodes(3).await, "three nodes passing");
+
+    demo.key(b'n');
+    demo.expect(
+        "killed broker node nats-3 with SIGKILL",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(nodes(2).await, "registrar deregistered the killed node");
+    let (at_kill, _) = ok().await;
+    assert!(
+        flowing(at_kill).await,
+        "squares keep arriving with two nodes:\n{}",
+        demo.output()
+    );
+
+    demo.key(b'r');
+    demo.expect(
+        "restarted broker node nats-3: it rejoined and passes",
+        Duration::from_secs(40),
+    )
+    .await;
+    assert!(nodes(3).await, "three nodes again");
+
+    demo.key(b'k');
+    demo.expect(
+        "killed worker #2 with SIGKILL: the readings it held unacknowledged go to another worker",
+        Duration::from_secs(10),
+    )
+    .await;
+    let (at_kill, _) = ok().await;
+    assert!(
+        flowing(at_kill).await,
+        "squares keep arriving with one worker:\n{}",
+        demo.output()
+    );
+    let (_, failed) = ok().await;
+    assert_eq!(failed, 0);
+
+    demo.key(b'q');
+    demo.expect("(0 services left registered)", Duration::from_secs(5))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let exited = loop {
+        if let Ok(Some(status)) = demo.child.try_wait() {
+            break Some(status.success());
+        }
+        if Instant::now() >= deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(exited, Some(true), "{}", demo.output());
 }
