@@ -22,6 +22,8 @@ use super::*;
 use bus::cluster::{Cluster, ClusterSpec};
 
 const TAG: &str = "bench-nats";
+/// Throughput runs on each side (the median is the figure).
+const RUNS: usize = 3;
 
 fn readings() -> u64 {
     env_or("EXAMPLES_BENCH_NATS_READINGS", 20_000u64).clamp(1_000, 1_000_000)
@@ -174,6 +176,9 @@ async fn until_counted(
 
 #[derive(Debug, Default)]
 pub(crate) struct Compare {
+    /// Readings/s of each run, over the broker and over HTTP.
+    nats_runs: Vec<f64>,
+    http_runs: Vec<f64>,
     nats_per_s: f64,
     nats_readings: u64,
     nats_latency: bus::LatencySummary,
@@ -239,9 +244,14 @@ pub(crate) async fn compare(s: &Settings) -> Compare {
             .expect("sensor and workers");
         assert!(until_workers(&d, LIMIT, |i| i.len() == 2).await.is_some());
         let target = Target::discovery(&d);
-        out.http_per_s = app::throughput(target.clone(), n, s.concurrency)
-            .await
-            .expect("HTTP rounds");
+        for _ in 0..RUNS {
+            out.http_runs.push(
+                app::throughput(target.clone(), n, s.concurrency)
+                    .await
+                    .expect("HTTP rounds"),
+            );
+        }
+        out.http_per_s = median(&out.http_runs);
         let latency_rounds = (rate * 10.0) as u64;
         out.http_latency = open_loop(target, rate, latency_rounds).await;
         for p in [w1.0, w2.0, sensor, agent] {
@@ -277,30 +287,34 @@ pub(crate) async fn compare(s: &Settings) -> Compare {
     sensor.stop().await;
     stop.cancel();
     let _ = task.await;
-    // Throughput: as fast as the stream takes them.
-    let (app, stop, task) = nats_app(&consul).await;
-    let (sensor, _) = nats_service(
-        s,
-        "sensor",
-        &consul,
-        &[
-            "--rate",
-            "0",
-            "--count",
-            &n.to_string(),
-            "--in-flight",
-            "512",
-        ],
-    )
-    .await;
-    let (first, last, st) = until_counted(&http, &app, n, Duration::from_secs(600))
-        .await
-        .expect("every reading squared");
-    out.nats_per_s = (n - 1) as f64 / last.duration_since(first).as_secs_f64().max(1e-6);
-    out.nats_saturated = st.latency;
-    sensor.stop().await;
-    stop.cancel();
-    let _ = task.await;
+    // Throughput: as fast as the stream takes them, RUNS times.
+    for _ in 0..RUNS {
+        let (app, stop, task) = nats_app(&consul).await;
+        let (sensor, _) = nats_service(
+            s,
+            "sensor",
+            &consul,
+            &[
+                "--rate",
+                "0",
+                "--count",
+                &n.to_string(),
+                "--in-flight",
+                "512",
+            ],
+        )
+        .await;
+        let (first, last, st) = until_counted(&http, &app, n, Duration::from_secs(600))
+            .await
+            .expect("every reading squared");
+        out.nats_runs
+            .push((n - 1) as f64 / last.duration_since(first).as_secs_f64().max(1e-6));
+        out.nats_saturated = st.latency;
+        sensor.stop().await;
+        stop.cancel();
+        let _ = task.await;
+    }
+    out.nats_per_s = median(&out.nats_runs);
     for p in [w1.0, w2.0] {
         p.stop().await;
     }
@@ -313,10 +327,12 @@ pub(crate) fn report_compare((c, load): &(Compare, Load), commit: &str) -> (Stri
     let (mut rows, mut details) = (String::new(), String::new());
     let _ = writeln!(
         rows,
-        "| 4a. Readings/s through sensor → worker → app, 2 workers: NATS JetStream (R3, acks, IDs) / HTTP | {:.0} / {:.0} ({:+.0} %) | report | - | {} | {commit} |",
+        "| 4a. Readings/s through sensor → worker → app, 2 workers: NATS JetStream (R3, acks, IDs) / HTTP, median of {RUNS} runs | {:.0} / {:.0} ({:+.0} %) (runs: NATS {}; HTTP {}) | report | - | {} | {commit} |",
         c.nats_per_s,
         c.http_per_s,
         (c.nats_per_s / c.http_per_s - 1.0) * 100.0,
+        list(&c.nats_runs, 0),
+        list(&c.http_runs, 0),
         load.cell()
     );
     let _ = writeln!(
@@ -331,8 +347,8 @@ pub(crate) fn report_compare((c, load): &(Compare, Load), commit: &str) -> (Stri
     );
     let _ = writeln!(
         details,
-        "**4.** Over HTTP: sensor and 2 worker processes, the app's rounds in the bench process through discovery ({} callers, {} rounds) for readings/s; for latency one round started every {:.1} ms (open loop, ≤ 512 at once), {} rounds. \
-         Over the broker: 3 nats-server nodes under `demo registrar run`, 2 worker processes (64 readings at once each), the app in the bench process; latency: a sensor process at `--rate {:.0} --count {}` (publish → the app's receipt, {} samples); readings/s: a sensor at `--rate 0 --count {} --in-flight 512`, from the app's first square to its last ({} squares; latency then, queueing included: p50 {:.1} ms, p99 {:.1} ms).\n",
+        "**4.** Over HTTP: sensor and 2 worker processes, the app's rounds in the bench process through discovery ({} callers, {} rounds a run) for readings/s; for latency one round started every {:.1} ms (open loop, ≤ 512 at once), {} rounds. \
+         Over the broker: 3 nats-server nodes under `demo registrar run`, 2 worker processes (64 readings at once each), the app in the bench process; latency: a sensor process at `--rate {:.0} --count {}` (publish → the app's receipt, {} samples); readings/s: a sensor at `--rate 0 --count {} --in-flight 512`, from the app's first square to its last ({} squares each run; latency in the last run, queueing included: p50 {:.1} ms, p99 {:.1} ms).\n",
         c.http_callers, c.nats_readings, 1000.0 / c.rate, (c.rate * 10.0) as u64,
         c.rate, (c.rate * 10.0) as u64, c.nats_latency.count, c.nats_readings, c.nats_readings,
         c.nats_saturated.p50_ms, c.nats_saturated.p99_ms
