@@ -395,6 +395,35 @@ fn every_readme_command_does_what_the_readme_says() {
                 demo.wait_for_output("deregistered the killed worker", Duration::from_secs(5));
                 stopped_clean(&demo.interrupt(Duration::from_secs(5)));
             }
+            "cargo run --release --bin demo -- --transport nats" => {
+                let demo = demo(&sh, &cmd, 2);
+                let out = demo.output();
+                for node in ["nats-1", "nats-2", "nats-3"] {
+                    assert!(out.contains(&format!(" {node} nats://127.0.0.1:")), "{node} on the banner:\n{out}");
+                }
+                assert_eq!(passing("nats?passing&tag=dcy-demo"), 3, "three broker nodes, registered by registrar");
+                let port_of = |label: &str| -> u16 {
+                    let url = banner_line(&out, label);
+                    let url = url.split_whitespace().next().unwrap();
+                    let host = url.trim_start_matches("http://").split('/').next().unwrap();
+                    host.rsplit(':').next().unwrap().parse().unwrap()
+                };
+                let app = port_of("App stats");
+                let flowing = within(Duration::from_secs(20), || {
+                    get(app, "/stats")
+                        .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+                        .is_some_and(|v| v["transport"] == "nats" && v["ok"].as_u64() > Some(100) && v["failed"] == 0)
+                });
+                assert!(flowing, "squares arrive at the app over the broker: {:?}", get(app, "/stats"));
+                let dash = port_of("Dashboard");
+                let streams = within(Duration::from_secs(10), || {
+                    get(dash, "/api/snapshot")
+                        .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+                        .is_some_and(|v| v["broker"]["jetstream"]["streams"].as_array().is_some_and(|a| a.len() == 2))
+                });
+                assert!(streams, "the dashboard shows the streams");
+                stopped_clean(&demo.interrupt(Duration::from_secs(5)));
+            }
             "cargo new hello-dcy" => {
                 sh.run(&cmd, &scratch, Duration::from_secs(60));
                 let manifest = hello.join("Cargo.toml");
@@ -506,7 +535,7 @@ fn every_readme_command_does_what_the_readme_says() {
         }
     }
     // Every command this test knows is still in the README.
-    assert_eq!(seen.len(), 16, "the README's commands: {seen:#?}");
+    assert_eq!(seen.len(), 17, "the README's commands: {seen:#?}");
     acl_agent
         .take()
         .expect("the ACL example's devagent ran")

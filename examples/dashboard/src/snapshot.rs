@@ -36,6 +36,9 @@ pub struct Snapshot {
     pub omitted_services: usize,
     /// Most samples a service's history holds.
     pub history_capacity: usize,
+    /// The broker's streams, when Consul lists broker nodes.
+    #[serde(default)]
+    pub broker: Option<crate::broker::BrokerView>,
 }
 
 /// How fresh the data is, from the catalog watch's status.
@@ -210,6 +213,9 @@ pub struct Tick {
     pub freshness: Freshness,
     /// The sample just added to each service's history.
     pub samples: BTreeMap<String, Sample>,
+    /// The broker's streams as of this tick, when Consul lists broker nodes.
+    #[serde(default)]
+    pub broker: Option<crate::broker::BrokerView>,
 }
 
 /// A bounded history of samples: the oldest goes when it is full.

@@ -14,11 +14,18 @@
 //! everything, deregistered, within a second; a temporary directory is
 //! removed. With stdin not a terminal there are no keys, and end of input
 //! does not stop it.
+//!
+//! With `--transport nats` the services talk only through a NATS cluster
+//! the demo starts ([`messaging`]): three nodes, each run and registered by
+//! registrar; `n` kills a node, `r` restarts what was killed last.
 #![warn(missing_docs)]
 
 mod log;
+mod messaging;
 mod progress;
 mod proxy;
+mod roles;
+mod tasks;
 mod terminal;
 mod workers;
 
@@ -28,10 +35,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::log::Log;
+use crate::tasks::{start_in_process, stop_signals, Task, WorkDir};
 use crate::terminal::Key;
 use crate::workers::Workers;
 
@@ -81,6 +89,11 @@ pub struct Args {
     /// Check interval of the services' HTTP checks.
     #[arg(long = "check-interval", default_value = "1s", value_parser = gocompat::duration::parse)]
     pub check_interval: Duration,
+    /// How the sensor, the workers and the app talk: `http` (they call
+    /// each other) or `nats` (only through a NATS cluster of three nodes
+    /// the demo starts, each registered by registrar).
+    #[arg(long, value_enum, default_value_t = bus::Transport::Http)]
+    pub transport: bus::Transport,
 }
 
 /// Internal roles of the demo binary.
@@ -91,53 +104,11 @@ pub enum Role {
     Worker(worker::Args),
 }
 
-/// A service run in-process.
-struct Task {
-    stop: CancellationToken,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Task {
-    /// Stops it and waits (bounded); says how it ended when not well.
-    async fn stop(self, name: &str, limit: Duration) {
-        self.stop.cancel();
-        match tokio::time::timeout(limit, self.handle).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("{name} stopped with an error: {e:#}"),
-            Ok(Err(e)) => tracing::warn!("{name} panicked: {e}"),
-            Err(_) => tracing::warn!(
-                "{name} did not stop within {}",
-                gocompat::duration::human(limit)
-            ),
-        }
-    }
-}
-
 fn service_args(consul: &str, check: Duration) -> kit::ServiceArgs {
     let mut s = kit::ServiceArgs::local(consul);
     s.check_interval = check;
     s.tag = Some(TAG.to_string());
     s
-}
-
-async fn start_in_process<F, Fut>(name: &str, run: F) -> anyhow::Result<(Task, SocketAddr)>
-where
-    F: FnOnce(CancellationToken, oneshot::Sender<SocketAddr>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let stop = CancellationToken::new();
-    let (tx, rx) = oneshot::channel();
-    let handle = tokio::spawn(run(stop.clone(), tx));
-    match tokio::time::timeout(Duration::from_secs(60), rx).await {
-        Ok(Ok(addr)) => Ok((Task { stop, handle }, addr)),
-        _ => {
-            stop.cancel();
-            match handle.await {
-                Ok(Err(e)) => Err(e.context(format!("starting {name}"))),
-                _ => anyhow::bail!("{name} did not start"),
-            }
-        }
-    }
 }
 
 /// What has been started, so that a stop in the middle of the start stops
@@ -152,6 +123,7 @@ struct Demo {
     app: Option<(Task, SocketAddr)>,
     dashboard: Option<(Task, SocketAddr)>,
     proxy: Option<proxy::Proxy>,
+    cluster: Option<bus::cluster::Cluster>,
 }
 
 impl Demo {
@@ -188,23 +160,37 @@ impl Demo {
         let client = dcy::Client::new(dcy::Config::builder().address(&consul).build()?)?;
         self.client = Some(client.clone());
         let check = args.check_interval;
+        let transport = args.transport;
+        if transport == bus::Transport::Nats {
+            self.cluster = Some(messaging::start(&consul, dir, check, TAG, log).await?);
+        }
 
         let c = consul.clone();
-        let (sensor, _) = start_in_process("sensor", move |stop, tx| async move {
-            sensor::run(
-                sensor::Args {
-                    service: service_args(&c, check),
-                },
-                async move { stop.cancelled().await },
-                move |a| {
-                    let _ = tx.send(a);
-                },
-            )
-            .await
-        })
-        .await?;
-        self.sensor = Some(sensor);
-        let workers = self.workers.insert(Workers::new(&consul, check, TAG));
+        let sensor = || {
+            let c = c.clone();
+            start_in_process("sensor", move |stop, tx| async move {
+                sensor::run(
+                    sensor::Args {
+                        transport,
+                        ..sensor::Args::new(service_args(&c, check))
+                    },
+                    async move { stop.cancelled().await },
+                    move |a| {
+                        let _ = tx.send(a);
+                    },
+                )
+                .await
+            })
+        };
+        // Over HTTP the app waits for the sensor; over the broker the
+        // sensor comes last, so that its first readings find the workers.
+        let nats = transport == bus::Transport::Nats;
+        if !nats {
+            self.sensor = Some(sensor().await?.0);
+        }
+        let workers = self
+            .workers
+            .insert(Workers::new(&consul, check, TAG, transport));
         for _ in 0..args.workers {
             workers.start(None, log).await?;
         }
@@ -212,10 +198,11 @@ impl Demo {
         self.app = Some(
             start_in_process("app", move |stop, tx| async move {
                 let a = app::Args {
-                    service: service_args(&c, check),
                     interval: Duration::from_millis(2),
                     concurrency: 4,
                     wait_for: Duration::from_secs(30),
+                    transport,
+                    ..app::Args::new(service_args(&c, check))
                 };
                 app::run(a, async move { stop.cancelled().await }, move |addr| {
                     let _ = tx.send(addr);
@@ -224,6 +211,9 @@ impl Demo {
             })
             .await?,
         );
+        if nats {
+            self.sensor = Some(sensor().await?.0);
+        }
         let c = consul.clone();
         self.dashboard = Some(
             start_in_process("dashboard", move |stop, tx| async move {
@@ -238,8 +228,10 @@ impl Demo {
         self.proxy =
             Some(proxy::Proxy::start(&consul, dir, args.nginx_port, !args.no_nginx, log).await?);
 
-        // Every service passing: the sensor, the workers, the app, the dashboard.
-        let want = 3 + args.workers;
+        // Every service passing: the sensor, the workers, the app, the
+        // dashboard (and the broker nodes, passing already).
+        let nodes = self.cluster.as_ref().map_or(0, |_| messaging::NODES);
+        let want = 3 + args.workers + nodes;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if progress::passing_services(&client, TAG).await? >= want {
@@ -278,6 +270,11 @@ impl Demo {
             }
         };
         tokio::join!(futures_util::future::join_all(stops), proxy);
+        // The broker last: nothing uses it now. Each registrar passes
+        // SIGTERM on to its node and deregisters it.
+        if let Some(c) = self.cluster.as_mut() {
+            c.stop(step).await;
+        }
         let left = match &client {
             Some(c) => progress::registered_services(c, TAG).await.ok(),
             None => Some(0),
@@ -287,27 +284,6 @@ impl Demo {
         }
         left
     }
-}
-
-/// Resolves on SIGINT, SIGTERM, SIGHUP (the terminal went away) or SIGQUIT;
-/// registered at once, so a signal during the start stops the demo too.
-fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigs = [
-        signal(SignalKind::interrupt())?,
-        signal(SignalKind::terminate())?,
-        signal(SignalKind::hangup())?,
-        signal(SignalKind::quit())?,
-    ];
-    Ok(async move {
-        let [a, b, c, d] = &mut sigs;
-        tokio::select! {
-            _ = a.recv() => {}
-            _ = b.recv() => {}
-            _ = c.recv() => {}
-            _ = d.recv() => {}
-        }
-    })
 }
 
 /// Runs the demo until `q`, Ctrl-C or a stop signal.
@@ -403,6 +379,11 @@ fn banner(
     if let Some(p) = &demo.proxy {
         println!("  {}", p.describe());
     }
+    if let Some(c) = &demo.cluster {
+        for line in messaging::describe(c) {
+            println!("{line}");
+        }
+    }
     let kept = if args.dir.is_some() {
         "kept"
     } else {
@@ -412,7 +393,11 @@ fn banner(
         "  Log         {} (the services, templater and nginx; {kept})",
         log.path().display()
     );
-    if keys {
+    if keys && demo.cluster.is_some() {
+        println!(
+            "  keys: a adds a worker, k kills a worker (SIGKILL), n kills a broker node (SIGKILL), r restarts what was killed last, q or Ctrl-C quits\n"
+        );
+    } else if keys {
         println!(
             "  keys: a adds a worker, k kills one (SIGKILL), r restarts it, q or Ctrl-C quits\n"
         );
@@ -446,6 +431,8 @@ async fn drive(
     let Some(workers) = demo.workers.as_mut() else {
         anyhow::bail!("no workers");
     };
+    // What the keys killed, last first, for `r`.
+    let mut killed: Vec<Killed> = Vec::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
@@ -453,7 +440,7 @@ async fn drive(
                 let upstreams = demo.proxy.as_ref().map(proxy::Proxy::status).unwrap_or_default();
                 tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
-                    _ = progress.poll(client, app_addr, &http, TAG) => progress.print(&upstreams),
+                    _ = progress.poll(client, app_addr, &http, TAG, demo.cluster.is_some()) => progress.print(&upstreams),
                 }
             }
             _ = async { match chaos.as_mut() { Some(c) => { c.tick().await; } None => std::future::pending().await } } => {
@@ -475,17 +462,48 @@ async fn drive(
                 }
                 Some(Key::Kill) => {
                     if let Some(n) = workers.kill().await {
-                        println!(
-                            "\n  killed worker #{n} with SIGKILL: its check fails within {} and traffic moves (r restarts it)",
-                            gocompat::duration::human(check)
-                        );
+                        killed.push(Killed::Worker);
+                        if demo.cluster.is_some() {
+                            println!(
+                                "\n  killed worker #{n} with SIGKILL: the readings it held unacknowledged go to another worker after {} (r restarts it)",
+                                gocompat::duration::human(bus::streams::WORKERS_ACK_WAIT)
+                            );
+                        } else {
+                            println!(
+                                "\n  killed worker #{n} with SIGKILL: its check fails within {} and traffic moves (r restarts it)",
+                                gocompat::duration::human(check)
+                            );
+                        }
                     }
                 }
-                Some(Key::Restart) => {
-                    if let Some(n) = workers.restart(client, log).await? {
-                        println!("\n  restarted worker #{n}");
+                Some(Key::KillNode) => match demo.cluster.as_mut() {
+                    None => println!("\n  n kills a broker node with --transport nats; this demo runs over HTTP"),
+                    Some(cluster) => match messaging::kill(cluster).await? {
+                        Some(i) => {
+                            killed.push(Killed::Node(i));
+                            let left = cluster.running().len();
+                            println!(
+                                "\n  killed broker node nats-{} with SIGKILL: registrar deregistered it, its clients reconnect to a node Consul lists; {left} of {} left{} (r restarts it)",
+                                i + 1,
+                                messaging::NODES,
+                                if left * 2 <= messaging::NODES { ", too few for JetStream to take messages until one is back" } else { "" }
+                            );
+                        }
+                        None => println!("\n  no broker node is running (r restarts one)"),
+                    },
+                },
+                Some(Key::Restart) => match (killed.pop(), demo.cluster.as_mut()) {
+                    (Some(Killed::Node(i)), Some(cluster)) => {
+                        if messaging::restart(cluster, i, stop).await? {
+                            println!("\n  restarted broker node nats-{}: it rejoined and passes", i + 1);
+                        }
                     }
-                }
+                    _ => {
+                        if let Some(n) = workers.restart(client, log).await? {
+                            println!("\n  restarted worker #{n}");
+                        }
+                    }
+                },
                 Some(Key::Quit) => return Ok(()),
                 // The terminal is gone: no more keys, but no reason to stop.
                 None => keys = None,
@@ -494,45 +512,21 @@ async fn drive(
     }
 }
 
-/// The demo's working directory: given (kept) or temporary (removed when
-/// this is dropped, after the runtime has stopped).
-enum WorkDir {
-    Given(PathBuf),
-    Temporary(tempfile::TempDir),
-}
-
-impl WorkDir {
-    fn new(given: Option<&Path>) -> std::io::Result<WorkDir> {
-        match given {
-            Some(d) => {
-                std::fs::create_dir_all(d)?;
-                Ok(WorkDir::Given(d.to_path_buf()))
-            }
-            None => Ok(WorkDir::Temporary(
-                tempfile::Builder::new().prefix("dcy-demo-").tempdir()?,
-            )),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        match self {
-            WorkDir::Given(p) => p,
-            WorkDir::Temporary(t) => t.path(),
-        }
-    }
+/// What a key killed.
+enum Killed {
+    Worker,
+    Node(usize),
 }
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
+    // `demo registrar ...`: registrar's own command line, as its binary.
+    if std::env::args().nth(1).as_deref() == Some("registrar") {
+        return roles::registrar(std::env::args().skip(1).collect());
+    }
     let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
     if let Some(Role::Worker(w)) = args.role {
-        // Die with the demo, even if it is killed.
-        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
-        return kit::main(|| {
-            worker::run(w, kit::shutdown_signal(), |addr| {
-                println!("worker listening on {addr}")
-            })
-        });
+        return roles::worker(w);
     }
     let dir = match WorkDir::new(args.dir.as_deref()) {
         Ok(d) => d,

@@ -35,6 +35,9 @@ pub(crate) struct Progress {
     tty: bool,
     workers: usize,
     passing: usize,
+    /// Broker nodes passing and listed (with `--transport nats`).
+    nodes: Option<(usize, usize)>,
+    duplicates: u64,
     ok: u64,
     failed: u64,
     last: Option<(Instant, u64)>,
@@ -48,6 +51,8 @@ impl Progress {
             tty,
             workers: 0,
             passing: 0,
+            nodes: None,
+            duplicates: 0,
             ok: 0,
             failed: 0,
             last: None,
@@ -56,30 +61,45 @@ impl Progress {
         }
     }
 
-    /// Reads the demo's workers from Consul and the app's `/stats`.
+    /// Reads the demo's workers (and broker nodes) from Consul and the
+    /// app's `/stats`.
     pub(crate) async fn poll(
         &mut self,
         client: &dcy::Client,
         app: SocketAddr,
         http: &reqwest::Client,
         tag: &str,
+        broker: bool,
     ) {
         let q = dcy::QueryOptions {
             tags: vec![tag.to_string()],
             ..dcy::QueryOptions::default()
         };
-        let (all, stats) = tokio::join!(client.health_service("worker", &q), async {
+        let nodes = async {
+            if broker {
+                client.health_service(bus::SERVICE, &q).await.ok()
+            } else {
+                None
+            }
+        };
+        let (all, nodes, stats) = tokio::join!(client.health_service("worker", &q), nodes, async {
             match http.get(format!("http://{app}/stats")).send().await {
                 Ok(r) => r.json::<app::Stats>().await.ok(),
                 Err(_) => None,
             }
         });
-        if let Ok((entries, _)) = all {
-            self.workers = entries.len();
-            self.passing = entries
+        let count = |entries: &[dcy::ServiceEntry]| {
+            let passing = entries
                 .iter()
                 .filter(|e| e.aggregated_status() == dcy::Status::Passing)
                 .count();
+            (passing, entries.len())
+        };
+        if let Ok((entries, _)) = all {
+            (self.passing, self.workers) = count(&entries);
+        }
+        if let Some((entries, _)) = nodes {
+            self.nodes = Some(count(&entries));
         }
         if let Some(s) = stats {
             let now = Instant::now();
@@ -92,15 +112,22 @@ impl Progress {
             self.last = Some((now, s.ok));
             self.ok = s.ok;
             self.failed = s.failed;
+            self.duplicates = s.duplicates;
         }
     }
 
     /// The line.
     pub(crate) fn line(&self, upstreams: &str) -> String {
-        format!(
-            "  workers {}/{} passing | app ok {} failed {} ({}/s) | {upstreams}",
-            self.passing, self.workers, self.ok, self.failed, self.rate
-        )
+        match self.nodes {
+            None => format!(
+                "  workers {}/{} passing | app ok {} failed {} ({}/s) | {upstreams}",
+                self.passing, self.workers, self.ok, self.failed, self.rate
+            ),
+            Some((passing, nodes)) => format!(
+                "  broker {passing}/{nodes} passing | workers {}/{} passing | app ok {} failed {} duplicates dropped {} ({}/s) | {upstreams}",
+                self.passing, self.workers, self.ok, self.failed, self.duplicates, self.rate
+            ),
+        }
     }
 
     /// Prints the line: in place on a terminal, else every 10 s.

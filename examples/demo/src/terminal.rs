@@ -23,6 +23,8 @@ pub(crate) enum Key {
     Add,
     /// `k`: SIGKILL a worker.
     Kill,
+    /// `n`: SIGKILL a broker node (with `--transport nats`).
+    KillNode,
     /// `r`: restart the last killed worker.
     Restart,
     /// `q`, Ctrl-C (when the terminal passes it as a byte) or Ctrl-D.
@@ -35,6 +37,7 @@ impl Key {
         match b {
             b'a' | b'A' => Some(Key::Add),
             b'k' | b'K' => Some(Key::Kill),
+            b'n' | b'N' => Some(Key::KillNode),
             b'r' | b'R' => Some(Key::Restart),
             b'q' | b'Q' | 0x03 | 0x04 => Some(Key::Quit),
             _ => None,
@@ -122,6 +125,7 @@ mod tests {
         assert_eq!(Key::from_byte(b'a'), Some(Key::Add));
         assert_eq!(Key::from_byte(b'K'), Some(Key::Kill));
         assert_eq!(Key::from_byte(b'r'), Some(Key::Restart));
+        assert_eq!(Key::from_byte(b'n'), Some(Key::KillNode));
         assert_eq!(Key::from_byte(b'\n'), None);
     }
 }

@@ -22,6 +22,7 @@ pub(crate) struct Workers {
     consul: String,
     check: Duration,
     tag: String,
+    transport: bus::Transport,
     running: Vec<WorkerProc>,
     /// Killed with SIGKILL: they never deregistered themselves.
     killed: Vec<(usize, String)>,
@@ -29,11 +30,17 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    pub(crate) fn new(consul: &str, check: Duration, tag: &str) -> Workers {
+    pub(crate) fn new(
+        consul: &str,
+        check: Duration,
+        tag: &str,
+        transport: bus::Transport,
+    ) -> Workers {
         Workers {
             consul: consul.to_string(),
             check,
             tag: tag.to_string(),
+            transport,
             running: Vec::new(),
             killed: Vec::new(),
             next_n: 1,
@@ -57,6 +64,8 @@ impl Workers {
                 &format!("{}ms", self.check.as_millis()),
                 "--tag",
                 &self.tag,
+                "--transport",
+                self.transport.as_str(),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
