@@ -2,10 +2,13 @@
 //! response headers of blocking queries, ACL enforcement and error bodies.
 
 mod agent;
+pub(crate) mod cache;
 mod catalog;
+mod fast;
 mod health;
 mod kv;
 mod misc;
+mod pretty;
 mod serve;
 mod session;
 mod shapes;
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -36,6 +39,7 @@ use crate::state::{BlockingOpts, Store};
 use crate::AgentInfo;
 use gocompat::duration;
 
+pub(crate) use cache::{query_key, ReadCache, Rendered, Spec};
 pub(crate) use serve::serve;
 pub(crate) use shapes::Shapes;
 
@@ -45,17 +49,36 @@ const MAX_JSON_BODY: usize = 1 << 20;
 const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
-/// Everything a handler needs.
+/// Everything a handler needs, shared by every request (cloning it is one
+/// reference count).
 #[derive(Clone, Debug)]
-pub(crate) struct App {
+pub(crate) struct App(Arc<AppState>);
+
+impl App {
+    pub(crate) fn new(state: AppState) -> App {
+        App(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+/// What [`App`] holds.
+#[derive(Debug)]
+pub(crate) struct AppState {
     pub(crate) store: Arc<Store>,
     pub(crate) info: Arc<AgentInfo>,
     pub(crate) acl: Arc<crate::acl::Acl>,
     pub(crate) runner: CheckRunner,
-    pub(crate) shapes: Arc<Shapes>,
+    pub(crate) shapes: Shapes,
     pub(crate) metrics: Arc<Metrics>,
-    /// Serialized answers of repeated reads.
-    pub(crate) cache: Arc<ResponseCache>,
+    /// Rendered answers of hot reads.
+    pub(crate) cache: ReadCache,
     /// Cancelled by `PUT /v1/agent/leave`.
     pub(crate) leave: CancellationToken,
     /// Size and time limits of requests.
@@ -240,69 +263,68 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ApiErro
     Ok(Bytes::from(buf))
 }
 
-/// Re-indents a JSON body as Consul's `?pretty` does (4 spaces).
-fn prettify(body: &[u8]) -> Option<Bytes> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let mut buf = Vec::with_capacity(body.len() * 2);
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser).ok()?;
-    buf.push(b'\n');
-    Some(Bytes::from(buf))
+/// The body of a read: compact, or indented for `?pretty`.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Result<Bytes, ApiError> {
+    let body = to_json(value)?;
+    Ok(if pretty {
+        pretty::reindent(&body).unwrap_or(body)
+    } else {
+        body
+    })
 }
 
-/// Serialized answers of hot read queries, by query and index: a repeated
-/// query costs a lookup instead of a serialization. Bounded.
-#[derive(Debug, Default)]
-pub(crate) struct ResponseCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, (u64, Bytes)>>,
+/// Marks a response whose body is already indented for `?pretty`.
+#[derive(Clone, Copy, Debug)]
+struct Indented;
+
+/// The query metadata headers a read answers with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Meta {
+    /// None (agent-local reads).
+    None,
+    /// `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact`.
+    Index,
+    /// Those and `X-Consul-Effective-Consistency`.
+    Consistency(&'static str),
 }
 
-const CACHE_ENTRIES: usize = 4096;
-
-impl ResponseCache {
-    /// The cached body of `key` at `index`, else the rendered one (then cached).
-    pub(crate) fn get_or_render(
-        &self,
-        key: String,
-        index: u64,
-        render: impl FnOnce() -> Result<Bytes, ApiError>,
-    ) -> Result<Bytes, ApiError> {
-        let lock = || {
-            self.map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((i, body)) = lock().get(&key) {
-            if *i == index {
-                return Ok(body.clone());
-            }
-        }
-        let body = render()?;
-        let mut map = lock();
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, (index, body.clone()));
-        Ok(body)
+/// The headers of a cached answer that are the same for every caller: the
+/// content type, the query metadata of its index, and the default policy.
+pub(crate) fn answer_headers(r: &Rendered, spec: &Spec, policy: &'static str) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(8);
+    if r.status == StatusCode::OK && spec.raw {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        h.insert(&X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        );
+    } else if r.status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
+    match spec.meta {
+        Meta::None => {}
+        Meta::Index => set_meta(&mut h, r.index, None),
+        Meta::Consistency(c) => set_meta(&mut h, r.index, Some(c)),
+    }
+    h.insert(&X_CONSUL_DEFAULT_POLICY, HeaderValue::from_static(policy));
+    h
 }
 
-/// The cache key of a read: the path and its parameters, minus the blocking ones.
-pub(crate) fn cache_key(path: &str, p: &Params) -> String {
-    let mut pairs: Vec<&(String, String)> =
-        p.0.iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "index" | "wait" | "token" | "pretty"))
-            .collect();
-    pairs.sort();
-    let mut key = String::from(path);
-    for (k, v) in pairs {
-        key.push('&');
-        key.push_str(k);
-        key.push('=');
-        key.push_str(v);
+/// The response of a cached read: its body, status and headers, and the
+/// ACL header of this caller.
+pub(crate) fn read_response(r: &Rendered, spec: &Spec, caller: &Caller) -> Response {
+    let mut resp = Response::new(Body::from(r.body.clone()));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers.clone();
+    set_filtered(&mut resp, caller, r.filtered);
+    if spec.pretty {
+        resp.extensions_mut().insert(Indented);
     }
-    key
+    resp
 }
 
 /// A JSON response without query metadata.
@@ -333,16 +355,21 @@ pub(crate) fn with_body(status: StatusCode, content_type: &'static str, body: By
     resp
 }
 
+static X_CONSUL_INDEX: HeaderName = HeaderName::from_static("x-consul-index");
+static X_CONSUL_KNOWN_LEADER: HeaderName = HeaderName::from_static("x-consul-knownleader");
+static X_CONSUL_LAST_CONTACT: HeaderName = HeaderName::from_static("x-consul-lastcontact");
+static X_CONSUL_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effective-consistency");
+static X_CONSUL_FILTERED: HeaderName = HeaderName::from_static("x-consul-results-filtered-by-acls");
+static X_CONSUL_DEFAULT_POLICY: HeaderName = HeaderName::from_static("x-consul-default-acl-policy");
+static X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");
+
 /// `X-Consul-Index` (never 0), `X-Consul-KnownLeader`, `X-Consul-LastContact`.
 pub(crate) fn set_meta(h: &mut HeaderMap, index: u64, consistency: Option<&'static str>) {
-    h.insert("X-Consul-Index", HeaderValue::from(index.max(1)));
-    h.insert("X-Consul-KnownLeader", HeaderValue::from_static("true"));
-    h.insert("X-Consul-LastContact", HeaderValue::from_static("0"));
+    h.insert(&X_CONSUL_INDEX, HeaderValue::from(index.max(1)));
+    h.insert(&X_CONSUL_KNOWN_LEADER, HeaderValue::from_static("true"));
+    h.insert(&X_CONSUL_LAST_CONTACT, HeaderValue::from_static("0"));
     if let Some(c) = consistency {
-        h.insert(
-            "X-Consul-Effective-Consistency",
-            HeaderValue::from_static(c),
-        );
+        h.insert(&X_CONSUL_CONSISTENCY, HeaderValue::from_static(c));
     }
 }
 
@@ -491,7 +518,10 @@ static X_CONSUL_TOKEN: header::HeaderName = header::HeaderName::from_static("x-c
 
 /// The token of a request, as Consul reads it: `?token=`, else
 /// `X-Consul-Token`, else `Authorization: Bearer`. Empty means none.
-fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
+pub(crate) fn request_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
     if let Some(q) = query.filter(|q| q.contains("token=")) {
         if let Some((_, v)) = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token") {
             if !v.is_empty() {
@@ -552,10 +582,8 @@ impl axum::extract::FromRequestParts<App> for RequestToken {
 /// out, and only for a caller with a token (Consul's rule against leaks).
 pub(crate) fn set_filtered(resp: &mut Response, caller: &Caller, filtered: bool) {
     if filtered && caller.authenticated {
-        resp.headers_mut().insert(
-            "X-Consul-Results-Filtered-By-ACLs",
-            HeaderValue::from_static("true"),
-        );
+        resp.headers_mut()
+            .insert(&X_CONSUL_FILTERED, HeaderValue::from_static("true"));
     }
 }
 
@@ -566,20 +594,18 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         && Params::parse(req.uri().query()).has("pretty");
     app.metrics.http_requests.inc();
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert(
-        "X-Consul-Default-ACL-Policy",
-        HeaderValue::from_static(policy),
-    );
+    resp.headers_mut()
+        .insert(&X_CONSUL_DEFAULT_POLICY, HeaderValue::from_static(policy));
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if pretty && is_json {
+    if pretty && is_json && resp.extensions().get::<Indented>().is_none() {
         let (parts, body) = resp.into_parts();
         let bytes = axum::body::to_bytes(body, 64 << 20)
             .await
             .unwrap_or_default();
-        let body = prettify(&bytes).unwrap_or(bytes);
+        let body = pretty::reindent(&bytes).unwrap_or(bytes);
         let mut resp = Response::from_parts(parts, Body::from(body));
         resp.headers_mut().remove(header::CONTENT_LENGTH);
         return resp;

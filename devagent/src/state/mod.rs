@@ -112,7 +112,14 @@ pub(crate) struct Inner {
     pub(crate) by_name: HashMap<String, BTreeSet<(String, String)>>,
     /// Keyed by (node, check ID).
     pub(crate) checks: BTreeMap<(String, String), Arc<Check>>,
+    /// The same checks by node, then by service ID (`""`: the node's own
+    /// checks), sorted by check ID: an instance's checks without a scan of
+    /// every check on its node.
+    pub(crate) checks_by_owner: HashMap<String, HashMap<String, Vec<Arc<Check>>>>,
     pub(crate) agent_services: BTreeSet<String>,
+    /// Moves with every change to a service or to the set of agent services
+    /// (the version of `/v1/agent/services`, which has no index of its own).
+    pub(crate) agent_services_version: u64,
     pub(crate) agent_checks: HashMap<String, CheckRuntime>,
     pub(crate) kv: BTreeMap<String, Arc<KvEntry>>,
     pub(crate) tombstones: BTreeMap<String, u64>,
@@ -342,6 +349,22 @@ impl Store {
                 return (index.max(1), value);
             }
         }
+    }
+
+    /// [`Store::blocking`] on the index alone: waits until `index` passes
+    /// `opts.index` (or the wait ends) and returns it (at least 1). The
+    /// value is read afterwards, at that index or a newer one, if it is not
+    /// cached.
+    pub async fn wait_index<F>(&self, opts: BlockingOpts, sub: Subscription, index: F) -> u64
+    where
+        F: Fn(&Inner) -> u64,
+    {
+        self.blocking(opts, sub, |inner| (index(inner), ())).await.0
+    }
+
+    /// Runs `query` on the current state (one short lock).
+    pub(crate) fn read<T>(&self, query: impl FnOnce(&Inner) -> T) -> T {
+        query(&self.lock())
     }
 
     /// Like [`Store::blocking`] for queries that return when their value
