@@ -552,7 +552,7 @@ fn report(bin: &Path, w: &WriteRates, wake: &[Wake], c: &Catalog) -> String {
     for k in wake {
         let _ = writeln!(
             t,
-            "| {}: write sent → first / last answered; all answered with the new index | {} / {} ms; {} of {WATCHERS} (set-up {:.1} s, agent RSS while waiting {:.1} MiB) |",
+            "| {}: write sent → first / last answered; all answered with the new index | {} / {}; {} of {WATCHERS} (set-up {:.1} s, agent RSS while waiting {:.1} MiB) |",
             k.what,
             ms_to(k.first, 2),
             ms_to(k.last, 1),
@@ -587,7 +587,7 @@ fn report(bin: &Path, w: &WriteRates, wake: &[Wake], c: &Catalog) -> String {
     );
     let _ = writeln!(
         t,
-        "| `GET /v1/health/service/big?passing` ({} instances, {:.1} MB body): first (rendered) / cached median, max of {} | {} ms / {} ms, {} ms |",
+        "| `GET /v1/health/service/big?passing` ({} instances, {:.1} MB body): first (rendered) / cached median, max of {} | {} / {}, {} |",
         c.listed,
         c.body as f64 / 1e6,
         c.cached.len(),

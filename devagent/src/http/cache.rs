@@ -171,26 +171,33 @@ fn unkeyed(name: &str) -> bool {
 /// Parameters keep their order: the same query spelled differently is
 /// another entry, never a wrong answer.
 pub(crate) fn query_key(path: &str, query: Option<&str>) -> String {
+    key_of(path, query, false).unwrap_or_default()
+}
+
+/// The key of a read that has none of the parameters left out of keys (a
+/// blocking query, a token in the query string), else `None`.
+pub(crate) fn plain_key(path: &str, query: Option<&str>) -> Option<String> {
+    key_of(path, query, true)
+}
+
+fn key_of(path: &str, query: Option<&str>, plain_only: bool) -> Option<String> {
     let mut key = String::with_capacity(path.len() + query.map_or(0, str::len) + 2);
     key.push_str(path);
     key.push('?');
     for pair in query.unwrap_or_default().split('&') {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        if pair.is_empty() || unkeyed(name) {
+        if unkeyed(name) {
+            if plain_only {
+                return None;
+            }
             continue;
         }
-        key.push_str(pair);
-        key.push('&');
+        if !pair.is_empty() {
+            key.push_str(pair);
+            key.push('&');
+        }
     }
-    key
-}
-
-/// Whether a query holds a parameter left out of the key (a blocking query,
-/// a token in the query string).
-pub(crate) fn has_unkeyed(query: &str) -> bool {
-    query
-        .split('&')
-        .any(|pair| unkeyed(pair.split_once('=').map_or(pair, |(n, _)| n)))
+    Some(key)
 }
 
 /// Who an answer is for: 0 for everyone (ACLs off, or an answer that does
@@ -482,6 +489,18 @@ mod tests {
 
     #[test]
     fn keys_leave_out_what_does_not_change_the_body() {
+        // A request with none of them has the key its handler caches under.
+        for q in [
+            None,
+            Some("passing"),
+            Some("a=1&b=2&pretty"),
+            Some("filter=x%3D%3D1"),
+        ] {
+            assert_eq!(plain_key("/v1/x", q), Some(query_key("/v1/x", q)));
+        }
+        for q in ["index=5", "passing&wait=1s", "token=t&passing"] {
+            assert_eq!(plain_key("/v1/x", Some(q)), None, "{q}");
+        }
         assert_eq!(
             query_key(
                 "/v1/health/service/x",

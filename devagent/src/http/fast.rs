@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, Response};
 use hyper::body::{Body as _, Incoming};
 
-use super::cache::{has_unkeyed, query_key};
+use super::cache::plain_key;
 use super::{read_response, request_token, App};
 
 /// The answer of `req` from the read cache, if it holds a current one.
@@ -29,10 +29,7 @@ pub(crate) fn answer(app: &App, req: &Request<Incoming>) -> Option<Response<Body
     if req.method() != Method::GET || !req.body().is_end_stream() {
         return None;
     }
-    let query = req.uri().query();
-    if query.is_some_and(has_unkeyed) {
-        return None;
-    }
+    let key = plain_key(req.uri().path(), req.uri().query())?;
     let caller = if app.acl.enabled() {
         app.acl
             .resolve(request_token(req.headers(), None).as_deref())
@@ -45,7 +42,6 @@ pub(crate) fn answer(app: &App, req: &Request<Incoming>) -> Option<Response<Body
     } else {
         std::sync::Arc::as_ptr(&caller.authz) as usize
     };
-    let key = query_key(req.uri().path(), query);
     let slot = app.cache.lookup(&key, who)?;
     let rendered = slot.rendered()?;
     if app.store.read(|inner| slot.spec.version.index(inner)) != rendered.index {
