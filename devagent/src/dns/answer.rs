@@ -153,7 +153,7 @@ impl DnsHandler {
     pub(crate) fn prepared(&self, key: &[u8], svc: &str, tag: Option<&str>) -> Arc<Prepared> {
         let authz = self.acl.dns_authz();
         if let Some(p) = self.answers.get(key) {
-            if p.current(&self.store.lock(), &authz) {
+            if p.current(&self.store, &authz) {
                 return p;
             }
         }

@@ -126,8 +126,7 @@ impl DnsHandler {
         let Some(p) = self.answers.get(lower) else {
             return false;
         };
-        let authz = self.acl.dns_authz();
-        if !p.current(&self.store.lock(), &authz) {
+        if !p.current(&self.store, &self.acl.dns_authz()) {
             return false;
         }
         let answered = wire::answer(&q, &p, &self.cfg, !self.cfg.recursors.is_empty(), out);

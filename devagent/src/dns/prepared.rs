@@ -14,13 +14,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_proto::rr::Name;
 
 use super::names::{hex_ip, name};
 use crate::acl::{Authz, ReadMemo};
-use crate::state::Inner;
+use crate::state::{Inner, Store};
 use crate::types::{HealthEntry, Status};
 
 /// Question names whose answers are kept at most.
@@ -73,12 +74,27 @@ pub(crate) struct Prepared {
     pub(crate) all_ips: bool,
     /// Every instance has an SRV target and metadata that fits TXT strings.
     pub(crate) srv_ready: bool,
+    /// The store's generation when this was last found current.
+    confirmed: AtomicU64,
 }
 
 impl Prepared {
-    /// Whether this still answers: built with `authz` at the current index.
-    pub(crate) fn current(&self, inner: &Inner, authz: &Arc<Authz>) -> bool {
-        Arc::ptr_eq(&self.authz, authz) && dns_index(inner, &self.real) == self.index
+    /// Whether this still answers: built with `authz`, and nothing was
+    /// written since it was last found current or its index has not moved.
+    pub(crate) fn current(&self, store: &Store, authz: &Arc<Authz>) -> bool {
+        if !Arc::ptr_eq(&self.authz, authz) {
+            return false;
+        }
+        if self.confirmed.load(Ordering::Acquire) == store.generation() {
+            return true;
+        }
+        let (index, generation) =
+            store.read(|inner| (dns_index(inner, &self.real), inner.generation()));
+        if index != self.index {
+            return false;
+        }
+        self.confirmed.store(generation, Ordering::Release);
+        true
     }
 }
 
@@ -185,6 +201,7 @@ pub(crate) fn build(store: &crate::state::Store, l: &Lookup<'_>) -> Prepared {
         instances,
         all_ips,
         srv_ready,
+        confirmed: AtomicU64::new(u64::MAX),
     }
 }
 
@@ -391,6 +408,7 @@ mod tests {
                 .collect(),
             all_ips: false,
             srv_ready: false,
+            confirmed: AtomicU64::new(u64::MAX),
         })
     }
 

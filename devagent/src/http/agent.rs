@@ -248,7 +248,7 @@ async fn services(State(app): State<App>, caller: Caller, uri: Uri) -> Result<Re
             Ok(Rendered::ok(version, encode(&map, spec.pretty)?, filtered))
         })
         .await?;
-    Ok(read_response(&r, &spec, &caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 fn content_hash(bytes: &[u8]) -> String {

@@ -21,7 +21,7 @@
 //!   the bound. A body over [`MAX_BODY`] is served but not kept.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
@@ -31,7 +31,7 @@ use tokio::sync::OnceCell;
 use super::{answer_headers, Caller, Meta};
 use crate::acl::Authz;
 use crate::error::ApiError;
-use crate::state::Inner as StoreInner;
+use crate::state::{Inner as StoreInner, Store};
 
 /// Bytes of bodies the cache holds at most (128 MiB).
 pub(crate) const MAX_BYTES: usize = 128 << 20;
@@ -129,12 +129,33 @@ pub(crate) struct Slot {
     _authz: Option<Arc<Authz>>,
     cell: OnceCell<Rendered>,
     counted: AtomicBool,
+    /// The store's generation when the answer was last found current.
+    confirmed: AtomicU64,
 }
 
 impl Slot {
     /// The answer, once rendered.
     pub(crate) fn rendered(&self) -> Option<&Rendered> {
         self.cell.get()
+    }
+
+    /// Whether the rendered answer is still current: nothing was written
+    /// since it was last confirmed, or the index of what it depends on has
+    /// not moved (one short lock of the store, then confirmed).
+    pub(crate) fn current(&self, store: &Store) -> bool {
+        let Some(r) = self.cell.get() else {
+            return false;
+        };
+        if self.confirmed.load(Ordering::Acquire) == store.generation() {
+            return true;
+        }
+        let (index, generation) =
+            store.read(|inner| (self.spec.version.index(inner), inner.generation()));
+        if index != r.index {
+            return false;
+        }
+        self.confirmed.store(generation, Ordering::Release);
+        true
     }
 
     /// Whether the entry answers a read at `index`.
@@ -247,6 +268,7 @@ impl ReadCache {
             _authz: pin,
             cell: OnceCell::new(),
             counted: AtomicBool::new(false),
+            confirmed: AtomicU64::new(u64::MAX),
         });
         let inner = &mut *inner;
         let list = inner.map.entry(Box::from(key)).or_default();

@@ -113,7 +113,7 @@ async fn services(State(app): State<App>, caller: Caller, uri: Uri) -> Result<Re
             Ok(Rendered::ok(index, encode(&map, spec.pretty)?, filtered))
         })
         .await?;
-    Ok(read_response(&r, &spec, &caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn service(
@@ -153,7 +153,7 @@ async fn service(
             Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
         })
         .await?;
-    Ok(read_response(&r, &spec, &caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn nodes(

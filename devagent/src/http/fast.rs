@@ -14,8 +14,9 @@
 //!   its token resolves to the very authority the entry was filtered for
 //!   (entries shared by every caller, which a handler checks per request,
 //!   are never answered here when ACLs are on);
-//! - the entry is current: the index of what it depends on has not moved
-//!   since it was rendered (one short lock of the store).
+//! - the entry is current: nothing was written since it was last found
+//!   current, or the index of what it depends on has not moved since it
+//!   was rendered (one short lock of the store).
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response};
@@ -30,23 +31,23 @@ pub(crate) fn answer(app: &App, req: &Request<Incoming>) -> Option<Response<Body
         return None;
     }
     let key = plain_key(req.uri().path(), req.uri().query())?;
-    let caller = if app.acl.enabled() {
-        app.acl
+    // With ACLs off every caller is the same authority (0), and nobody is
+    // told that ACLs filtered anything.
+    let (who, caller) = if app.acl.enabled() {
+        let caller = app
+            .acl
             .resolve(request_token(req.headers(), None).as_deref())
-            .ok()?
+            .ok()?;
+        (std::sync::Arc::as_ptr(&caller.authz) as usize, Some(caller))
     } else {
-        app.acl.resolve(None).ok()?
-    };
-    let who = if caller.authz.is_disabled() {
-        0
-    } else {
-        std::sync::Arc::as_ptr(&caller.authz) as usize
+        (0, None)
     };
     let slot = app.cache.lookup(&key, who)?;
-    let rendered = slot.rendered()?;
-    if app.store.read(|inner| slot.spec.version.index(inner)) != rendered.index {
+    if !slot.current(&app.store) {
         return None;
     }
+    let rendered = slot.rendered()?;
     app.metrics.http_requests.inc();
-    Some(read_response(rendered, &slot.spec, &caller))
+    let authenticated = caller.is_some_and(|c| c.authenticated);
+    Some(read_response(rendered, &slot.spec, authenticated))
 }

@@ -124,7 +124,7 @@ async fn service(
             Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
         })
         .await?;
-    Ok(read_response(&r, &spec, &caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 /// Connect and ingress: devagent has no service mesh, so no instance is
@@ -197,7 +197,7 @@ async fn checks_response(
             Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
         })
         .await?;
-    Ok(read_response(&r, &spec, caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn service_checks(

@@ -213,7 +213,7 @@ async fn get(
             })
             .await?
     };
-    Ok(read_response(&r, &spec, caller))
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 fn parse_u64_param(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {

@@ -72,11 +72,16 @@ pub(crate) fn answer_headers(r: &Rendered, spec: &Spec, policy: &'static str) ->
 
 /// The response of a cached read: its body, status and headers, and the
 /// ACL header of this caller.
-pub(crate) fn read_response(r: &Rendered, spec: &Spec, caller: &Caller) -> Response {
+/// (`authenticated`: the caller sent a token or has the agent's `default`
+/// token, so it may be told that ACLs left something out).
+pub(crate) fn read_response(r: &Rendered, spec: &Spec, authenticated: bool) -> Response {
     let mut resp = Response::new(Body::from(r.body.clone()));
     *resp.status_mut() = r.status;
     *resp.headers_mut() = r.headers.clone();
-    set_filtered(&mut resp, caller, r.filtered);
+    if r.filtered && authenticated {
+        resp.headers_mut()
+            .insert(&X_CONSUL_FILTERED, HeaderValue::from_static("true"));
+    }
     if spec.pretty {
         resp.extensions_mut().insert(Indented);
     }

@@ -20,7 +20,7 @@ mod session;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -137,6 +137,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Moves with every write (the raft index, and the agent's services,
+    /// which can change without one): see [`Store::generation`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.index.wrapping_add(self.agent_services_version)
+    }
+
     /// Allocates the next raft index.
     pub(crate) fn next_index(&mut self) -> u64 {
         self.index += 1;
@@ -230,6 +236,40 @@ pub struct Store {
     pub(crate) waiting: AtomicI64,
     /// Cancelled when the agent stops: every blocking query answers at once.
     closing: CancellationToken,
+    /// [`Inner::generation`] as of the last lock released: a cached answer
+    /// confirmed at this generation is still current without locking.
+    written: AtomicU64,
+}
+
+/// The locked state; publishes the generation when released.
+pub(crate) struct StoreGuard<'a> {
+    inner: MutexGuard<'a, Inner>,
+    written: &'a AtomicU64,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the lock: a reader that sees the old generation runs
+        // before this write in every order a client can observe.
+        let generation = self.inner.generation();
+        if self.written.load(Ordering::Relaxed) != generation {
+            self.written.store(generation, Ordering::Release);
+        }
+    }
 }
 
 /// Counts a waiting query for as long as it lives.
@@ -268,6 +308,7 @@ impl Store {
             timer: Notify::new(),
             waiting: AtomicI64::new(0),
             closing: CancellationToken::new(),
+            written: AtomicU64::new(0),
         });
         store.bootstrap();
         store
@@ -279,12 +320,22 @@ impl Store {
     }
 
     /// Locks the state. Never held across an `.await`.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> StoreGuard<'_> {
         // A panic while holding the lock would leave the maps consistent
         // (every write finishes before it publishes), so keep serving.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        StoreGuard {
+            inner: self
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            written: &self.written,
+        }
+    }
+
+    /// The generation of the state as of the last lock released: equal to
+    /// the one a cached answer was confirmed at, nothing was written since.
+    pub(crate) fn generation(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// Ends every blocking query: the agent is stopping.
