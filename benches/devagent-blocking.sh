@@ -13,4 +13,4 @@ if ! ulimit -n "$want" 2>/dev/null; then
     echo "devagent-blocking: could not raise the open-file limit to $want; using the hard limit $hard" >&2
 fi
 echo "devagent-blocking: open-file limit $(ulimit -n)" >&2
-exec cargo bench -p devagent --bench agent "$@"
+exec cargo bench -p devagent --features jemalloc --bench agent "$@"

@@ -27,7 +27,7 @@ for tool in cargo curl wrk dnsperf dig timeout awk; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
-cargo build --release -p devagent
+cargo build --profile bench -p devagent --features devagent/jemalloc
 BIN="${CARGO_TARGET_DIR:-target}/release/devagent"
 [[ -x $BIN ]] || die "no binary at $BIN"
 

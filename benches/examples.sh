@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "examples-bench: /proc/loadavg before the build: $(cat /proc/loadavg)" >&2
-cargo build --release -p devagent -p sensor -p worker -p demo
+cargo build --profile bench -p devagent -p sensor -p worker -p demo --features devagent/jemalloc
 
 commit=$(git rev-parse --short HEAD)
 # The working tree is shared: uncommitted changes in what the binaries are

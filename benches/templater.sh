@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p templater -p devagent
+cargo build --profile bench -p templater -p devagent --features devagent/jemalloc
 # 100 blocking queries, the bench's inotify and a few files: the default limit is plenty,
 # but raise it as the other benches do.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::client::{segment, Client, QueryOptions};
@@ -239,28 +239,9 @@ impl Client {
         wait: Duration,
     ) -> Result<Option<(AgentService, String)>> {
         let path = format!("/v1/agent/service/{}", segment(id));
-        let mut params = Vec::new();
-        let timeout = match hash {
-            Some(h) => {
-                params.push(("hash".to_string(), h.to_string()));
-                params.push(("wait".to_string(), format!("{}ms", wait.as_millis().max(1))));
-                wait + wait / 16 + Duration::from_secs(5)
-            }
-            None => self.config().request_timeout,
-        };
-        let raw = self
-            .send(Method::GET, &path, &params, None, None, timeout)
-            .await?;
+        let raw = self.read_hash(&path, &[], hash, wait).await?;
         if raw.status == StatusCode::NOT_FOUND {
             return Ok(None);
-        }
-        if !raw.status.is_success() {
-            return Err(Error::status(
-                "GET",
-                &path,
-                raw.status.as_u16(),
-                &String::from_utf8_lossy(&raw.body),
-            ));
         }
         let svc: AgentService = serde_json::from_slice(&raw.body)
             .map_err(|e| Error::decode(&format!("GET {path}"), e))?;

@@ -86,12 +86,25 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(serde_json::Value, QueryMeta)> {
         let raw = self.read(path, &[], q, true).await?;
-        if raw.status == reqwest::StatusCode::NOT_FOUND {
+        if raw.status == http::StatusCode::NOT_FOUND {
             return Ok((serde_json::Value::Null, raw.meta));
         }
         let v = serde_json::from_slice(&raw.body)
             .map_err(|e| crate::Error::decode(&format!("GET {path}"), e))?;
         Ok((v, raw.meta))
+    }
+
+    /// Any read endpoint with extra query parameters, as raw JSON. Every
+    /// status but 200 is an error: a 404 [`is_not_found`](crate::Error::is_not_found)
+    /// and its message carries Consul's body (an endpoint this Consul does
+    /// not serve says `Invalid URL path`).
+    pub async fn get_json(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        q: &QueryOptions,
+    ) -> Result<(serde_json::Value, QueryMeta)> {
+        self.read_json(path, params, q).await
     }
 
     /// `GET /v1/status/leader`: the Raft leader's address (empty without a leader).

@@ -1,9 +1,20 @@
 //! A live, in-memory view of Consul for name-based lookups.
 //!
 //! [`Discovery::service`] returns a handle whose [`Service::pick`] reads an
-//! atomic snapshot: no lock, no allocation, no network on the hot path. One
-//! background task per service follows blocking queries (shared through the
-//! [`WatchHub`]) and swaps the snapshot when the healthy set changes.
+//! atomic snapshot: no lock, no allocation, no network on the hot path.
+//! The snapshot is a watch derived from the service's blocking queries in
+//! the [`WatchHub`] (one per datacenter asked for), computed in the loop
+//! that receives each change: no task per service.
+//!
+//! # Idle services
+//!
+//! Every service looked up stays watched while it is used, so that
+//! `discovery.service("x").pick()` per request costs what holding the
+//! handle costs. A service that nobody holds a handle on and that was not
+//! looked up (by [`Discovery::service`], [`Discovery::url`] or the HTTP
+//! client) for [`DEFAULT_IDLE_TIMEOUT`] (5 minutes; see
+//! [`Discovery::set_idle_timeout`]) stops being watched, so that a process
+//! that meets many names (URL hosts) holds only those in use.
 //!
 //! ```no_run
 //! # async fn demo() -> dcy::Result<()> {
@@ -15,27 +26,30 @@
 //!     println!("send to {}:{}", instance.address, instance.port);
 //! }
 //! let url = discovery.url("http://worker/squares?n=4")?;
+//! discovery.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{watch, Notify};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio::time::Instant;
 
 use crate::balance::schedule;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::{rewrite, service_host};
+use crate::instance::{rewrite, service_host, split_tag};
 pub use crate::instance::{Instance, Instances};
 use crate::types::{ServiceEntry, Status};
-use crate::watch::{Watch, WatchHub, WatchSpec, WatchStatus};
+use crate::watch::{Snapshot, Watch, WatchHub, WatchSpec, WatchStatus};
+
+/// How long a service nobody holds and nobody looked up stays watched.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which instances a [`Service`] handle sees.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -69,20 +83,45 @@ impl ServiceOptions {
 }
 
 #[derive(Debug)]
-struct ServiceShared {
+pub(crate) struct ServiceShared {
     name: String,
     current: Arc<ArcSwap<Instances>>,
     next: AtomicUsize,
-    version: watch::Receiver<u64>,
-    watches: Vec<Watch<Vec<ServiceEntry>>>,
-    _stop: DropGuard,
+    /// The instances as a watch: derived from the per-datacenter queries.
+    watch: Watch<Instances>,
+    /// Milliseconds since `epoch` of the last lookup.
+    last_used: AtomicU64,
+    epoch: Instant,
 }
 
-/// A handle on one service's healthy instances. Cheap to clone; the watch
-/// runs until the [`Discovery`] that made it is dropped.
+impl ServiceShared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Records a lookup (a write only when the last one is 100 ms old).
+    pub(crate) fn touch(&self) {
+        let now = self.now_ms();
+        if now.saturating_sub(self.last_used.load(Ordering::Relaxed)) >= 100 {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// How long since the last lookup.
+    pub(crate) fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.last_used.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// A handle on one service's healthy instances. Cheap to clone; the
+/// service stays watched while a handle lives (and for the idle timeout
+/// after its last lookup), or until the [`Discovery`] shuts down.
 #[derive(Clone, Debug)]
 pub struct Service {
-    shared: Arc<ServiceShared>,
+    pub(crate) shared: Arc<ServiceShared>,
 }
 
 impl Service {
@@ -136,40 +175,40 @@ impl Service {
 
     /// Waits for the next change of the healthy set.
     pub async fn changed(&self) -> Result<()> {
-        let mut rx = self.shared.version.clone();
-        rx.mark_unchanged();
-        rx.changed()
+        self.shared
+            .watch
+            .next_change()
             .await
             .map_err(|_| Error::new(ErrorKind::Cancelled, "discovery stopped"))
     }
 
     /// Every change of the healthy set, as a stream; none is missed.
     pub fn updates(&self) -> impl futures_util::Stream<Item = Arc<Instances>> + Send + 'static {
-        let rx = self.shared.version.clone();
-        let current = Arc::clone(&self.shared.current);
-        futures_util::stream::unfold((rx, current), |(mut rx, current)| async move {
-            rx.changed().await.ok()?;
-            let snap = current.load_full();
-            Some((snap, (rx, current)))
+        let mut watch = self.shared.watch.clone();
+        watch.rx.mark_unchanged();
+        futures_util::stream::unfold(watch, |mut w| async move {
+            w.changed().await.ok()?;
+            let snap = w.value()?;
+            Some((snap, w))
         })
     }
 
     /// Waits until at least one healthy instance is known.
     pub async fn ready(&self, timeout: Duration) -> Result<Arc<Instances>> {
-        let mut rx = self.shared.version.clone();
-        let current = Arc::clone(&self.shared.current);
-        let outcome = {
-            let wait = rx.wait_for(|_| !current.load().is_empty());
-            match tokio::time::timeout(timeout, wait).await {
-                Ok(Ok(_)) => Some(true),
-                Ok(Err(_)) => Some(false),
-                Err(_) => None,
-            }
-        };
-        match outcome {
-            Some(true) => Ok(self.instances()),
-            Some(false) => Err(Error::new(ErrorKind::Cancelled, "discovery stopped")),
-            None => {
+        self.ready_within(timeout, timeout).await
+    }
+
+    /// [`Service::ready`] with `left` to wait, reporting `total` (the
+    /// caller's timeout) when it runs out.
+    async fn ready_within(&self, left: Duration, total: Duration) -> Result<Arc<Instances>> {
+        let wait = self
+            .shared
+            .watch
+            .wait_for(|s: &Snapshot<Instances>| s.value.as_ref().is_some_and(|v| !v.is_empty()));
+        match tokio::time::timeout(left, wait).await {
+            Ok(Ok(_)) => Ok(self.instances()),
+            Ok(Err(_)) => Err(Error::new(ErrorKind::Cancelled, "discovery stopped")),
+            Err(_) => {
                 let why = match self.status().error {
                     Some(e) => format!("Consul is failing: {e}"),
                     None if !self.instances().is_ready() => "no data yet".to_string(),
@@ -177,48 +216,116 @@ impl Service {
                 };
                 Err(Error::new(
                     ErrorKind::NoData,
-                    format!("{}: {why} after {timeout:?}", self.name()),
+                    format!(
+                        "{}: {why} after {}",
+                        self.name(),
+                        gocompat::duration::human(total)
+                    ),
                 ))
             }
         }
     }
 
+    /// Waits, at most `timeout`, for Consul's first answer or its first
+    /// failure; whether the handle has data.
+    pub(crate) async fn answered(&self, timeout: Duration) -> bool {
+        self.shared.watch.answered(timeout).await
+    }
+
     /// Freshness of the local datacenter's data (age, error while Consul is unreachable).
     pub fn status(&self) -> WatchStatus {
-        self.shared
-            .watches
-            .first()
-            .map(Watch::status)
-            .unwrap_or_default()
+        self.shared.watch.status()
     }
 }
 
+type Key = (String, ServiceOptions);
+
+/// The services an HTTP client for services remembers by name.
+pub(crate) type ServiceCache = ArcSwap<HashMap<String, Service>>;
+
 #[derive(Debug)]
-struct DiscoveryInner {
+pub(crate) struct DiscoveryInner {
     hub: WatchHub,
-    /// Every service looked up stays watched for the life of the `Discovery`,
-    /// so `discovery.service("x").pick()` per request is as cheap as holding the handle.
-    services: Mutex<HashMap<(String, ServiceOptions), Arc<ServiceShared>>>,
+    services: Mutex<HashMap<Key, Arc<ServiceShared>>>,
+    /// The HTTP clients' caches, swept with the services.
+    caches: Mutex<Vec<Weak<ServiceCache>>>,
+    idle_timeout_ms: AtomicU64,
+    /// Whether the idle sweeper runs (started with the first service).
+    sweeping: std::sync::Once,
+    epoch: Instant,
 }
 
-/// The entry point: service handles, readiness, URL rewriting, an HTTP client.
+impl DiscoveryInner {
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Stops watching the services nobody holds and nobody looked up for
+    /// the idle timeout.
+    fn sweep(&self) {
+        let idle = self.idle_timeout();
+        let caches: Vec<Arc<ServiceCache>> = {
+            let mut caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+            caches.retain(|c| c.strong_count() > 0);
+            caches.iter().filter_map(Weak::upgrade).collect()
+        };
+        for cache in caches {
+            if cache.load().values().any(|s| s.shared.idle_for() >= idle) {
+                cache.rcu(|map| {
+                    map.iter()
+                        .filter(|(_, s)| s.shared.idle_for() < idle)
+                        .map(|(k, s)| (k.clone(), s.clone()))
+                        .collect::<HashMap<_, _>>()
+                });
+            }
+        }
+        let evicted: Vec<Arc<ServiceShared>> = {
+            let mut services = self.services.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut out = Vec::new();
+            services.retain(|_, s| {
+                let keep = Arc::strong_count(s) > 1 || s.idle_for() < idle;
+                if !keep {
+                    out.push(Arc::clone(s));
+                }
+                keep
+            });
+            out
+        };
+        if !evicted.is_empty() {
+            tracing::debug!(
+                count = evicted.len(),
+                "stopped watching services idle for {idle:?}"
+            );
+        }
+    }
+}
+
+/// The entry point: service handles, readiness, URL rewriting; the HTTP
+/// client is [`Discovery::http`].
 #[derive(Clone, Debug)]
 pub struct Discovery {
-    inner: Arc<DiscoveryInner>,
+    pub(crate) inner: Arc<DiscoveryInner>,
 }
 
 impl Discovery {
-    /// Discovery through `client`.
+    /// Discovery through `client`, on a watch hub of its own. Nothing
+    /// starts until the first lookup.
     pub fn new(client: Client) -> Discovery {
         Discovery::with_hub(WatchHub::new(client))
     }
 
-    /// Discovery sharing an existing watch hub.
+    /// Discovery on an existing watch hub (its loops are shared with the
+    /// hub's other users; [`Discovery::shutdown`] shuts the hub down).
     pub fn with_hub(hub: WatchHub) -> Discovery {
+        let idle = u64::try_from(DEFAULT_IDLE_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
         Discovery {
             inner: Arc::new(DiscoveryInner {
                 hub,
                 services: Mutex::new(HashMap::new()),
+                caches: Mutex::new(Vec::new()),
+                idle_timeout_ms: AtomicU64::new(idle),
+                sweeping: std::sync::Once::new(),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -226,6 +333,24 @@ impl Discovery {
     /// Discovery configured from the `CONSUL_*` environment.
     pub fn from_env() -> Result<Discovery> {
         Ok(Discovery::new(Client::from_env()?))
+    }
+
+    /// How long a service nobody holds a handle on stays watched after its
+    /// last lookup (default [`DEFAULT_IDLE_TIMEOUT`], at least 10 ms).
+    pub fn set_idle_timeout(&self, idle: Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(10);
+        self.inner.idle_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// A cache of services by name that the idle sweeper keeps clean.
+    pub(crate) fn new_cache(&self) -> Arc<ServiceCache> {
+        let cache = Arc::new(ArcSwap::from_pointee(HashMap::new()));
+        self.inner
+            .caches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(&cache));
+        cache
     }
 
     /// The client.
@@ -238,34 +363,79 @@ impl Discovery {
         &self.inner.hub
     }
 
+    /// How many services (name and options) are watched now.
+    pub fn watched(&self) -> usize {
+        self.inner
+            .services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// The passing instances of `name` in the local datacenter.
+    ///
+    /// # Panics
+    ///
+    /// When a new service must be watched outside a Tokio runtime.
     pub fn service(&self, name: &str) -> Service {
         self.service_with(name, ServiceOptions::default())
     }
 
     /// The instances of `name` selected by `options`.
+    ///
+    /// # Panics
+    ///
+    /// When a new service must be watched outside a Tokio runtime.
     pub fn service_with(&self, name: &str, options: ServiceOptions) -> Service {
-        let key = (name.to_string(), options.clone());
+        let key = (name.to_string(), options);
         let mut services = self
             .inner
             .services
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(shared) = services.get(&key) {
+            shared.touch();
             return Service {
                 shared: Arc::clone(shared),
             };
         }
-        let shared = Arc::new(self.start(name, &options));
+        let shared = Arc::new(self.start(name, &key.1));
         services.insert(key, Arc::clone(&shared));
+        drop(services);
+        self.start_sweeper();
         Service { shared }
+    }
+
+    /// Starts the task that evicts idle services, once, in the hub's tracker.
+    fn start_sweeper(&self) {
+        self.inner.sweeping.call_once(|| {
+            let weak: Weak<DiscoveryInner> = Arc::downgrade(&self.inner);
+            let stop = self.inner.hub.cancel_token().clone();
+            self.inner.hub.tasks().spawn(async move {
+                loop {
+                    let every = match weak.upgrade() {
+                        Some(inner) => (inner.idle_timeout() / 2)
+                            .clamp(Duration::from_millis(5), Duration::from_secs(30)),
+                        None => return,
+                    };
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    match weak.upgrade() {
+                        Some(inner) => inner.sweep(),
+                        None => return,
+                    }
+                }
+            });
+        });
     }
 
     fn start(&self, name: &str, options: &ServiceOptions) -> ServiceShared {
         let dcs: Vec<Option<String>> = std::iter::once(None)
             .chain(options.fallback_datacenters.iter().cloned().map(Some))
             .collect();
-        let watches: Vec<Watch<Vec<ServiceEntry>>> = dcs
+        let sources: Vec<Watch<Vec<ServiceEntry>>> = dcs
             .iter()
             .map(|dc| {
                 let mut spec = WatchSpec::health_service(name).passing(!options.allow_warning);
@@ -279,45 +449,38 @@ impl Discovery {
             })
             .collect();
         let current = Arc::new(ArcSwap::from_pointee(Instances::default()));
-        let (tx, rx) = watch::channel(0u64);
-        let stop = CancellationToken::new();
-        let notify = Arc::new(Notify::new());
-        for w in &watches {
-            let (mut w, notify, stop) = (w.clone(), Arc::clone(&notify), stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        r = w.changed() => if r.is_err() { return },
-                    }
-                    notify.notify_one();
-                }
-            });
-        }
-        let task = Follower {
-            watches: watches.clone(),
-            dcs,
-            allow_warning: options.allow_warning,
-            current: Arc::clone(&current),
-            tx,
-        };
-        let follow_stop = stop.clone();
-        tokio::spawn(async move {
-            task.update();
-            loop {
-                tokio::select! {
-                    _ = follow_stop.cancelled() => return,
-                    _ = notify.notified() => task.update(),
-                }
+        let swap = Arc::clone(&current);
+        let allow_warning = options.allow_warning;
+        let watch = Watch::derive(&sources, move |snaps, _| {
+            let next = instances(snaps, &dcs, allow_warning);
+            let old = swap.load();
+            if old.ready == next.ready && old.datacenter == next.datacenter && old.list == next.list
+            {
+                return None;
             }
+            let next = Arc::new(next);
+            swap.store(Arc::clone(&next));
+            Some(next)
         });
+        let epoch = self.inner.epoch;
         ServiceShared {
             name: name.to_string(),
             current,
             next: AtomicUsize::new(fastrand::usize(..)),
-            version: rx,
-            watches,
-            _stop: stop.drop_guard(),
+            watch,
+            last_used: AtomicU64::new(
+                u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ),
+            epoch,
+        }
+    }
+
+    /// The handle a URL's service host names: `worker`, or `worker` tagged
+    /// `v1` for `v1.worker` (from `http://v1.worker.service.consul/`).
+    pub(crate) fn service_by_host(&self, key: &str) -> Service {
+        match split_tag(key) {
+            (name, Some(tag)) => self.service_with(name, ServiceOptions::default().tag(tag)),
+            (name, None) => self.service(name),
         }
     }
 
@@ -326,14 +489,20 @@ impl Discovery {
         let deadline = tokio::time::Instant::now() + timeout;
         for name in names {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            self.service(name).ready(left).await?;
+            self.service(name).ready_within(left, timeout).await?;
         }
         Ok(())
     }
 
     /// Rewrites a URL whose host is a service name (`http://worker/x`, or
-    /// `http://worker.service.consul/x`) to a picked instance's `host:port`.
-    /// Other URLs (IPs, dotted names, `localhost`) come back unchanged.
+    /// `http://worker.service.consul/x`, or with a tag as in Consul's DNS,
+    /// `http://v1.worker.service.consul/x`) to a picked instance's
+    /// `host:port`. Other URLs (IPs, dotted names, `localhost`) come back
+    /// unchanged.
+    ///
+    /// # Panics
+    ///
+    /// When a new service must be watched outside a Tokio runtime.
     pub fn url(&self, url: &str) -> Result<String> {
         let mut parsed = url::Url::parse(url).map_err(|e| {
             Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
@@ -341,7 +510,7 @@ impl Discovery {
         let Some(name) = service_host(&parsed) else {
             return Ok(url.to_string());
         };
-        let svc = self.service(&name);
+        let svc = self.service_by_host(&name);
         let inst = svc.pick().ok_or_else(|| {
             let why = if svc.instances().is_ready() {
                 "no healthy instance"
@@ -363,87 +532,69 @@ impl Discovery {
             Error::new(ErrorKind::InvalidInput, format!("invalid URL {url:?}: {e}"))
         })?;
         if let Some(name) = service_host(&parsed) {
-            self.service(&name).ready(timeout).await?;
+            self.service_by_host(&name).ready(timeout).await?;
         }
         self.url(url)
     }
 
-    /// An HTTP client that resolves service names and retries on another
-    /// instance, on dcy's default reqwest client (2 s to connect, 30 s a
-    /// request).
-    pub fn http(&self) -> crate::http::HttpClient {
-        self.http_with(crate::http::HttpClient::default_client())
-    }
-
-    /// Like [`Discovery::http`], on this reqwest client (its timeouts, TLS,
-    /// proxies, connection pool). Building a reqwest client loads its TLS
-    /// roots, a few milliseconds: pass one you already have rather than
-    /// replacing the default with [`HttpClient::with_client`](crate::http::HttpClient::with_client).
-    ///
-    /// ```no_run
-    /// # fn demo() -> dcy::Result<()> {
-    /// let shared = reqwest::Client::new();
-    /// let http = dcy::Discovery::from_env()?.http_with(shared.clone());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn http_with(&self, http: reqwest::Client) -> crate::http::HttpClient {
-        crate::http::HttpClient::new(self.clone(), http)
+    /// Stops watching and waits until every watch loop (and the idle
+    /// sweeper) has ended: shuts the hub down. Handles keep their last
+    /// instances; `changed()` and `updates()` end.
+    pub async fn shutdown(&self) {
+        self.inner.hub.shutdown().await;
+        let services = std::mem::take(
+            &mut *self
+                .inner
+                .services
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        drop(services);
     }
 }
 
-/// Turns watch snapshots into the current [`Instances`].
-struct Follower {
-    watches: Vec<Watch<Vec<ServiceEntry>>>,
-    dcs: Vec<Option<String>>,
+/// The current instances from the per-datacenter snapshots: the first
+/// datacenter (local first) with a healthy instance.
+fn instances(
+    snaps: &[Snapshot<Vec<ServiceEntry>>],
+    dcs: &[Option<String>],
     allow_warning: bool,
-    current: Arc<ArcSwap<Instances>>,
-    tx: watch::Sender<u64>,
-}
-
-impl Follower {
-    fn update(&self) {
-        let mut ready = false;
-        let mut chosen: Option<(Vec<Arc<Instance>>, Option<String>)> = None;
-        for (w, dc) in self.watches.iter().zip(&self.dcs) {
-            let Some(entries) = w.value() else { continue };
-            ready = true;
-            let list: Vec<Arc<Instance>> = entries
-                .iter()
-                .filter(|e| match e.aggregated_status() {
-                    Status::Passing => true,
-                    Status::Warning => self.allow_warning,
-                    _ => false,
-                })
-                .map(|e| Arc::new(Instance::from_entry(e)))
-                .collect();
-            if !list.is_empty() {
-                chosen = Some((list, dc.clone()));
-                break;
-            }
-        }
-        let (list, datacenter) = chosen.unwrap_or_default();
-        let old = self.current.load();
-        if old.ready == ready && old.datacenter == datacenter && old.list == list {
-            return;
-        }
-        let weights: Vec<u32> = list
+) -> Instances {
+    let mut ready = false;
+    let mut chosen: Option<(Vec<Arc<Instance>>, Option<String>)> = None;
+    for (snap, dc) in snaps.iter().zip(dcs) {
+        let Some(entries) = &snap.value else { continue };
+        ready = true;
+        let list: Vec<Arc<Instance>> = entries
             .iter()
-            .map(|i| {
-                if i.status == Status::Warning {
-                    i.weights.warning
-                } else {
-                    i.weights.passing
-                }
+            .filter(|e| match e.aggregated_status() {
+                Status::Passing => true,
+                Status::Warning => allow_warning,
+                _ => false,
             })
+            .map(|e| Arc::new(Instance::from_entry(e)))
             .collect();
-        let order = schedule(&weights);
-        self.current.store(Arc::new(Instances {
-            list,
-            order,
-            datacenter,
-            ready,
-        }));
-        self.tx.send_modify(|v| *v += 1);
+        if !list.is_empty() {
+            chosen = Some((list, dc.clone()));
+            break;
+        }
+    }
+    let (list, datacenter) = chosen.unwrap_or_default();
+    let weights: Vec<u32> = list
+        .iter()
+        .map(|i| {
+            if i.status == Status::Warning {
+                i.weights.warning
+            } else {
+                i.weights.passing
+            }
+        })
+        .collect();
+    let order = schedule(&weights);
+    Instances {
+        list,
+        order,
+        datacenter,
+        ready,
     }
 }

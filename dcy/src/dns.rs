@@ -50,7 +50,7 @@ fn map_err(name: &str, e: hickory_resolver::ResolveError) -> Error {
     } else {
         ErrorKind::Dns
     };
-    Error::new(kind, format!("DNS lookup of {name}")).with_source(e)
+    Error::caused_by(kind, format!("DNS lookup of {name}"), &e)
 }
 
 impl ConsulDns {

@@ -177,9 +177,12 @@ pub(crate) fn service_host(url: &url::Url) -> Option<String> {
     }
 }
 
-/// The service a lowercase host names: `worker`, `worker.service.consul`,
-/// `worker.service.dc1.consul` (a trailing dot allowed on the last two), or
-/// none (`localhost`, `www.example.com`).
+/// The service a lowercase host names, read as Consul's DNS reads it:
+/// `worker`, `worker.service.consul`, `worker.service.dc1.consul`, and
+/// with a tag `v1.worker.service.consul` or `v1.worker.service.dc1.consul`
+/// (a trailing dot allowed on the Consul forms); none for anything else
+/// (`localhost`, `www.example.com`). A tagged name comes back as
+/// `tag.name`, which [`split_tag`] takes apart.
 pub(crate) fn service_name(host: &str) -> Option<&str> {
     if host == "localhost" || host.is_empty() {
         return None;
@@ -189,11 +192,28 @@ pub(crate) fn service_name(host: &str) -> Option<&str> {
     }
     let trimmed = host.strip_suffix('.').unwrap_or(host);
     let mut labels = trimmed.split('.');
-    let name = labels.next().filter(|n| !n.is_empty())?;
-    match (labels.next(), labels.next(), labels.next(), labels.next()) {
-        (Some("service"), Some("consul"), None, _) => Some(name),
-        (Some("service"), Some(_), Some("consul"), None) => Some(name),
+    let first = labels.next().filter(|n| !n.is_empty())?;
+    let second = labels.next()?;
+    let rest = (labels.next(), labels.next(), labels.next(), labels.next());
+    match (second, rest) {
+        ("service", (Some("consul"), None, _, _)) => Some(first),
+        ("service", (Some(_), Some("consul"), None, _)) => Some(first),
+        (name, (Some("service"), Some("consul"), None, _))
+        | (name, (Some("service"), Some(_), Some("consul"), None))
+            if !name.is_empty() =>
+        {
+            Some(&trimmed[..first.len() + 1 + name.len()])
+        }
         _ => None,
+    }
+}
+
+/// A [`service_name`] apart: the service and its tag, if it has one
+/// (`v1.worker` is `worker` tagged `v1`).
+pub(crate) fn split_tag(key: &str) -> (&str, Option<&str>) {
+    match key.split_once('.') {
+        Some((tag, name)) => (name, Some(tag)),
+        None => (key, None),
     }
 }
 
@@ -239,6 +259,20 @@ mod tests {
             "a trailing dot is a DNS name"
         );
         assert_eq!(host("http://localhost./x"), None);
+        assert_eq!(
+            host("http://v1.worker.service.consul/x"),
+            Some("v1.worker".into()),
+            "a tag, as in Consul's DNS"
+        );
+        assert_eq!(
+            host("http://v1.worker.service.dc2.consul./x"),
+            Some("v1.worker".into())
+        );
+        assert_eq!(host("http://v1.worker.service.dc2.consul.x/x"), None);
+        assert_eq!(host("http://a.b.c.service.consul/x"), None);
+        assert_eq!(host("http://v1..service.consul/x"), None);
+        assert_eq!(split_tag("v1.worker"), ("worker", Some("v1")));
+        assert_eq!(split_tag("worker"), ("worker", None));
         assert_eq!(
             host("http://worker.service.consul./x"),
             Some("worker".into())

@@ -13,7 +13,7 @@
 //! ```
 
 use bytes::Bytes;
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -175,7 +175,8 @@ pub struct Kv {
 }
 
 impl Kv {
-    /// KV access through `client`.
+    /// KV access through `client`, with a watch hub of its own for
+    /// [`Kv::watch_key`] and [`Kv::watch_prefix`] (nothing starts until then).
     pub fn new(client: Client) -> Kv {
         let hub = WatchHub::new(client.clone());
         Kv { client, hub }
@@ -269,12 +270,26 @@ impl Kv {
     }
 
     /// Watches one key: the list holds the entry, or is empty while the key is missing.
+    ///
+    /// # Panics
+    ///
+    /// When the watch must be started outside a Tokio runtime.
     pub fn watch_key(&self, key: &str) -> Watch<Vec<KvPair>> {
         self.hub.watch(WatchSpec::kv_key(key))
     }
 
     /// Watches every entry under a prefix.
+    ///
+    /// # Panics
+    ///
+    /// When the watch must be started outside a Tokio runtime.
     pub fn watch_prefix(&self, prefix: &str) -> Watch<Vec<KvPair>> {
         self.hub.watch(WatchSpec::kv_prefix(prefix))
+    }
+
+    /// Stops the watches made here and waits until their loops have ended
+    /// (see [`WatchHub::shutdown`]).
+    pub async fn shutdown(&self) {
+        self.hub.shutdown().await;
     }
 }

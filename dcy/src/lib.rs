@@ -14,11 +14,11 @@
 //! use std::time::Duration;
 //! use dcy::{Check, Discovery, Registration};
 //!
-//! # async fn demo() -> dcy::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, ... as the Go client reads them.
 //! let client = dcy::Client::from_env()?;
 //!
-//! // Register, with an HTTP check the agent runs and a TTL check we keep alive.
+//! // Register, with an HTTP check the agent runs; a task keeps it registered.
 //! let me = Registration::new("worker")
 //!     .id("worker-1")
 //!     .port(8080)
@@ -30,31 +30,74 @@
 //! let discovery = Discovery::new(client.clone());
 //! discovery.wait_for(&["sensor"], Duration::from_secs(10)).await?;
 //! let sensor = discovery.service("sensor");
-//! let instance = sensor.pick().expect("a healthy sensor");
-//! println!("reading from {}", instance.authority());
+//! if let Some(instance) = sensor.pick() {
+//!     println!("reading from {}", instance.authority());
+//! }
 //!
 //! // Or let the HTTP helper resolve and retry.
-//! let reading = discovery.http().get("http://sensor/reading").await?;
+//! let reading = discovery.http()?.get("http://sensor/reading").await?;
 //!
+//! // End cleanly: deregister (waits for the keeper) and stop watching.
 //! me.deregister().await?;
+//! discovery.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! # Modules
+//! `examples/using_dcy.rs` is this, runnable, and deregisters on the error
+//! path too.
+//!
+//! # Where things live
 //!
 //! | Module | What it holds |
 //! |---|---|
 //! | [`config`] | the `CONSUL_*` environment contract and a builder |
-//! | [`client`] | the HTTP client, query options and metadata |
-//! | [`watch`] | the blocking-query engine shared by everything that follows Consul |
-//! | [`discovery`] | service handles, `pick()`, URL rewriting, readiness |
-//! | [`http`] | an HTTP client that resolves names and retries elsewhere |
-//! | [`registry`] | registration, TTL heartbeats, re-registration |
-//! | [`kv`] | KV reads, writes, CAS and watches |
+//! | [`client`] | the Consul client, query options and metadata (`QueryOptions`, `QueryMeta`) |
+//! | `transport` (private) | the one HTTP transport to Consul: hyper HTTP/1.1 over TCP, rustls or a Unix socket, proxies, headers and auth, the pool, error mapping |
+//! | [`watch`] | the blocking-query engine everything that follows Consul runs on, derived watches |
+//! | [`discovery`] | service handles, `pick()`, URL rewriting, readiness, idle eviction |
+//! | [`http`] | an HTTP client for services: resolves names and retries elsewhere |
+//! | [`registry`] | the registration builder, and the keeper that heartbeats and re-registers |
+//! | [`kv`], [`session`], [`agent`], `catalog` | the endpoints, typed |
 //! | [`lock`] | session locks and leader election |
-//! | [`dns`] | lookups through Consul DNS (feature `dns`, on by default) |
+//! | `dns` | lookups through Consul DNS (feature `dns`, on by default) |
 //! | [`metrics`] | counters to export to Prometheus |
+//! | [`error`] | [`Error`], its kinds and predicates |
+//!
+//! # Tasks and shutdown
+//!
+//! Every task dcy starts has one owner, and every owner has an `async fn`
+//! that stops its tasks and waits until they have ended:
+//! [`watch::WatchHub::shutdown`] (every loop of the hub),
+//! [`Discovery::shutdown`], [`Registered::deregister`] (the keeper, after it
+//! deregistered the service), [`LockGuard::release`] (after the release)
+//! and [`LeaderElection::shutdown`]. Dropping a handle only signals its
+//! task, which then cleans up (deregisters, releases) on its own; a process
+//! about to exit should await the drain instead. Connections to Consul need
+//! no task: each is driven by the request that uses it.
+//!
+//! Starting a watch ([`watch::WatchHub::watch`], a new name in
+//! [`Discovery::service`]) and [`LeaderElection::start`] spawn tasks and
+//! panic outside a Tokio runtime; the other constructors do not spawn.
+//!
+//! A service nobody holds a handle on and nobody looked up for
+//! [`discovery::DEFAULT_IDLE_TIMEOUT`] (5 minutes) stops being watched, and
+//! the HTTP client remembers at most [`http::MAX_CACHED_SERVICES`] names: a
+//! process that meets many host names in URLs stays flat.
+//!
+//! # Connection limits
+//!
+//! Every watched query (a service in [`Discovery`], a KV watch, each
+//! registration's keeper, each held lock) holds one HTTP connection to the
+//! agent while it waits. Consul limits the concurrent connections of one
+//! client IP (`limits { http_max_conns_per_client = 200 }` by default, and
+//! devagent does the same): a process with more than about 200 watches
+//! against a default agent gets `429 Too Many Requests` ("Your IP is issuing
+//! too many concurrent connections"). dcy treats a 429 as retryable: the
+//! watch keeps its last value and backs off, and its
+//! [`watch::WatchStatus::error`] says what happened and what to change
+//! ([`Error::is_rate_limited`]). Raise the agent's limit, or watch fewer
+//! queries per process.
 //!
 //! # Environment variables
 //!
@@ -93,15 +136,16 @@ pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod error;
-mod h1;
 pub mod http;
 pub(crate) mod instance;
 pub mod kv;
 pub mod lock;
 pub mod metrics;
+mod query;
 pub mod registry;
 pub mod session;
 mod tls;
+mod transport;
 pub mod types;
 pub mod watch;
 

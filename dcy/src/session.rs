@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::Serialize;
 
 use crate::client::{segment, Client, QueryMeta, QueryOptions};

@@ -1,6 +1,11 @@
 //! The rustls configuration behind https: trusted CAs (`CONSUL_CACERT`,
-//! `CONSUL_CAPATH`, else the system roots), a client certificate, a server
-//! name to verify against (`CONSUL_TLS_SERVER_NAME`), or no verification.
+//! `CONSUL_CAPATH`, else the system roots), a client certificate, or no
+//! verification. (The name to verify, `CONSUL_TLS_SERVER_NAME` or the
+//! agent's host, is given per connection by the transport.)
+//!
+//! The crypto provider is the process default when the application
+//! installed one (`CryptoProvider::install_default`, for example
+//! aws-lc-rs for FIPS), else *ring*.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -72,49 +77,6 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore> {
     Ok(store)
 }
 
-/// Verifies against a fixed name instead of the host dialled.
-#[derive(Debug)]
-struct NamedVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for NamedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// Accepts any certificate (`CONSUL_HTTP_SSL_VERIFY=false`), still checking signatures.
 #[derive(Debug)]
 struct NoVerify(Arc<CryptoProvider>);
@@ -166,30 +128,15 @@ impl ServerCertVerifier for NoVerify {
 
 /// The rustls client configuration for these settings.
 pub(crate) fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
     let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
         Arc::new(NoVerify(Arc::clone(&provider)))
     } else {
-        let webpki = WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots(tls)?),
-            Arc::clone(&provider),
-        )
-        .build()
-        .map_err(|e| Error::config(format!("no usable CA certificates: {e}")))?;
-        match &tls.server_name {
-            Some(name) => {
-                let name = ServerName::try_from(name.clone()).map_err(|e| {
-                    Error::config(format!(
-                        "TLS server name {name:?} (CONSUL_TLS_SERVER_NAME): {e}"
-                    ))
-                })?;
-                Arc::new(NamedVerifier {
-                    inner: webpki,
-                    name,
-                })
-            }
-            None => webpki,
-        }
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(tls)?), Arc::clone(&provider))
+            .build()
+            .map_err(|e| Error::config(format!("no usable CA certificates: {e}")))?
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

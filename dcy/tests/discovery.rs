@@ -139,6 +139,48 @@ async fn tags_select_instances() {
 }
 
 #[tokio::test]
+async fn a_tag_in_a_url_reaches_only_the_instances_carrying_it() {
+    let env = start().await;
+    let (ours, _s1) = support::http_server("ours").await;
+    let (theirs, _s2) = support::http_server("theirs").await;
+    let _ours = Registration::new("worker")
+        .id("ours")
+        .address("127.0.0.1")
+        .port(ours.port())
+        .tag("dcy-demo")
+        .check(Check::ttl(Duration::from_secs(30)))
+        .register(&env.client)
+        .await
+        .unwrap();
+    let _theirs = Registration::new("worker")
+        .id("theirs")
+        .address("127.0.0.1")
+        .port(theirs.port())
+        .check(Check::ttl(Duration::from_secs(30)))
+        .register(&env.client)
+        .await
+        .unwrap();
+    let d = Discovery::new(env.client.clone());
+    let url = "http://dcy-demo.worker.service.consul/x";
+    let resolved = d.resolve_url(url, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(resolved, format!("http://127.0.0.1:{}/x", ours.port()));
+    let http = d.http().unwrap();
+    for _ in 0..6 {
+        let body = http.get(url).await.unwrap().text().await.unwrap();
+        assert_eq!(
+            body, "ours",
+            "an untagged instance of the same name is never used"
+        );
+    }
+    let err = http
+        .get("http://other.worker.service.consul/x")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("other.worker"), "{err}");
+    env.shutdown().await;
+}
+
+#[tokio::test]
 async fn stale_data_keeps_serving_while_consul_is_away() {
     let mut env = start().await;
     let _w = worker(&env.client, "w1", 1001, 1).await;
@@ -175,6 +217,10 @@ async fn wait_for_orders_start_up() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("sensor"), "{err}");
+    assert!(
+        err.to_string().ends_with("after 300ms"),
+        "the timeout as it was given, not what was left of it: {err}"
+    );
     let client = env.client.clone();
     let later = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -220,7 +266,7 @@ async fn urls_and_the_http_client_resolve_names_and_retry_elsewhere() {
     );
     assert!(d.url("http://nobody/x").is_err());
 
-    let http = d.http();
+    let http = d.http().unwrap();
     for _ in 0..10 {
         let resp = http.get("http://worker/x").await.unwrap();
         assert_eq!(resp.text().await.unwrap(), "alive");

@@ -148,7 +148,8 @@ async fn malformed_json_is_a_decode_error_and_watches_keep_the_last_value() {
         false
     };
     assert!(stale.await);
-    assert!(w.status().error.unwrap().contains("decoding"));
+    let err = w.status().error.unwrap();
+    assert!(err.to_string().contains("decoding") && err.kind() == dcy::ErrorKind::Decode);
     assert_eq!(
         w.value().unwrap()[0].service.id,
         "a",
@@ -306,4 +307,78 @@ async fn fallback_datacenters_are_used_when_the_local_one_has_nobody() {
     let inst = svc.ready(Duration::from_secs(5)).await.unwrap();
     assert_eq!(inst.datacenter(), Some("dc2"));
     assert_eq!(svc.pick().unwrap().id, "remote");
+}
+
+#[tokio::test]
+async fn over_the_agents_connection_limit_watches_back_off_and_say_why() {
+    // A real agent allowing 3 connections per client IP.
+    let limits = devagent::Limits {
+        http_max_conns_per_client: 3,
+        ..devagent::Limits::default()
+    };
+    let agent = devagent::Agent::builder()
+        .http_port(0)
+        .without_dns()
+        .limits(limits)
+        .start()
+        .await
+        .unwrap();
+    let cfg = Config::builder()
+        .address(&agent.http_addr().to_string())
+        .watch_wait(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let h = hub(Client::new(cfg).unwrap());
+    let watches: Vec<_> = (0..6)
+        .map(|i| h.watch::<serde_json::Value>(WatchSpec::kv_key(&format!("k{i}"))))
+        .collect();
+    let limited = async {
+        loop {
+            let refused = watches.iter().find_map(|w| {
+                w.status()
+                    .error
+                    .filter(|e| e.is_rate_limited() && e.is_retryable())
+            });
+            if let Some(e) = refused {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let e = tokio::time::timeout(Duration::from_secs(5), limited)
+        .await
+        .expect("a watch over the limit reports the 429");
+    let text = e.to_string();
+    assert!(
+        text.contains("429") && text.contains("http_max_conns_per_client"),
+        "{text}"
+    );
+    // Backing off, not spinning: a few attempts a second at most.
+    let failing = watches
+        .iter()
+        .map(|w| w.status().consecutive_failures)
+        .max()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = watches
+        .iter()
+        .map(|w| w.status().consecutive_failures)
+        .max()
+        .unwrap();
+    assert!(later - failing <= 6, "{failing} -> {later} failures in 1 s");
+    // Fewer watches: the ones left recover.
+    let kept: Vec<_> = watches.into_iter().take(2).collect();
+    let recovered = async {
+        while kept
+            .iter()
+            .any(|w| w.value().is_none() || w.status().is_stale())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), recovered)
+        .await
+        .expect("the watches under the limit recover");
+    h.shutdown().await;
+    agent.shutdown().await;
 }

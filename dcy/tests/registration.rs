@@ -188,3 +188,47 @@ async fn invalid_definitions_are_rejected_with_the_agents_message() {
     assert!(!err.is_retryable());
     env.shutdown().await;
 }
+
+/// `devagent_blocking_queries` from the agent's `/metrics`.
+async fn blocking_queries(http: std::net::SocketAddr) -> i64 {
+    let text = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("devagent_blocking_queries "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn heartbeats_leave_the_keepers_blocking_query_alone() {
+    let env = start().await;
+    let reg = Registration::new("beat")
+        .check(Check::ttl(Duration::from_millis(300)))
+        .register(&env.client)
+        .await
+        .unwrap();
+    // The keeper's watch of the agent's copy settles on its blocking query.
+    assert!(eventually(3, || async { blocking_queries(env.http).await == 1 }).await);
+    let m = env.client.metrics();
+    let (requests, watch_fetches) = (m.requests.get(), m.watch_requests.get());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let heartbeats = m.requests.get() - requests;
+    assert!(heartbeats >= 10, "a heartbeat every 100 ms: {heartbeats}");
+    assert_eq!(
+        m.watch_requests.get(),
+        watch_fetches,
+        "the blocking query was never cut short by {heartbeats} heartbeats"
+    );
+    assert_eq!(blocking_queries(env.http).await, 1);
+    assert!(reg.keeper_health().last_error.is_none());
+    reg.deregister().await.unwrap();
+    assert!(
+        eventually(3, || async { blocking_queries(env.http).await == 0 }).await,
+        "deregister() stops the keeper's query"
+    );
+    env.shutdown().await;
+}

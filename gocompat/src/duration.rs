@@ -125,6 +125,35 @@ pub fn format(d: Duration) -> String {
     }
 }
 
+/// Formats a duration for a person: Go's syntax ([`format`]) at a precision
+/// that fits its size, so a remaining time computed from a deadline reads as
+/// the timeout someone set (`10s`, not `9.999998958s`): at most three
+/// significant decimals of the largest unit, rounded.
+///
+/// ```
+/// use std::time::Duration;
+/// use gocompat::duration::human;
+/// assert_eq!(human(Duration::from_nanos(9_999_998_958)), "10s");
+/// assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+/// assert_eq!(human(Duration::from_micros(2_345_678)), "2.346s");
+/// assert_eq!(human(Duration::from_micros(12_345)), "12.345ms");
+/// assert_eq!(human(Duration::from_secs(90)), "1m30s");
+/// ```
+pub fn human(d: Duration) -> String {
+    let ns = d.as_nanos();
+    let unit: u128 = if ns >= 1_000_000_000 {
+        1_000_000
+    } else if ns >= 1_000_000 {
+        1_000
+    } else {
+        1
+    };
+    let rounded = (ns + unit / 2) / unit * unit;
+    format(Duration::from_nanos(
+        u64::try_from(rounded).unwrap_or(u64::MAX),
+    ))
+}
+
 /// `value / unit` with the fraction printed without trailing zeros.
 fn frac(value: u128, unit: u128) -> String {
     let whole = value / unit;
@@ -189,6 +218,17 @@ mod tests {
             let e = parse(s).unwrap_err();
             assert!(e.contains(why) && e.contains(&format!("{s:?}")), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(human(Duration::ZERO), "0s");
+        assert_eq!(human(Duration::from_nanos(999)), "999ns");
+        assert_eq!(human(Duration::from_nanos(1_999_999)), "2ms");
+        assert_eq!(human(Duration::from_nanos(999_999_999)), "1s");
+        assert_eq!(human(Duration::from_nanos(59_999_999_999)), "1m0s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::MAX), format(Duration::from_nanos(u64::MAX)));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! - [`flags::normalize`]: Go's `flag` package syntax (`-http-port=0`,
 //!   `-dev`) on top of clap's `--long` options;
-//! - [`duration`]: `time.ParseDuration` and `time.Duration.String()`;
+//! - [`duration`]: `time.ParseDuration` and `time.Duration.String()`, and
+//!   [`duration::human`] for durations in messages;
 //! - [`parse_bool`], Go's `strconv.ParseBool`.
 #![warn(missing_docs)]
 

@@ -12,6 +12,13 @@ use nix::sys::signal::Signal;
 use support::{agent_on, dig_srv, eventually, free_port, Api, Registrar};
 
 fn python_server(port: u16) -> Vec<String> {
+    assert!(
+        std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "python3 is not installed: run .ci/test, which installs what the tests need"
+    );
     [
         "python3",
         "-m",
@@ -129,7 +136,7 @@ async fn nginx_from_an_hcl_service_file_is_registered_and_leaves_on_sigterm() {
     let nginx = std::path::Path::new("/usr/sbin/nginx");
     assert!(
         nginx.exists(),
-        "nginx is installed in CI (apt-get install nginx)"
+        "nginx is not installed: run .ci/test, which installs what the tests need (or apt-get install nginx-light)"
     );
     let agent = agent_on(0).await;
     let api = Api::new(agent.http_addr());

@@ -117,7 +117,7 @@ fn convert(input: &std::path::Path, output: Option<&std::path::Path>) -> ExitCod
         ExitCode::SUCCESS
     } else {
         eprintln!(
-            "{} line(s) need manual conversion",
+            "{} line(s) need manual conversion; or keep the template as it is: templater renders consul-template's Go templates unchanged",
             result.unconverted.len()
         );
         ExitCode::from(2)

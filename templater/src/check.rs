@@ -12,7 +12,7 @@ use tera::ast::{Expr, ExprVal, FunctionCall, Node};
 use crate::cli::RunArgs;
 use crate::config::line_of;
 use crate::funcs::{Brain, Env};
-use crate::runner::{compile, tera_error};
+use crate::runner::compile;
 
 /// Function and filter names used by a template.
 #[derive(Debug, Default)]
@@ -132,10 +132,46 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
             &t.function_denylist,
             t.sandbox_path.clone(),
         );
+        let syntax = t.syntax.unwrap_or_else(|| {
+            crate::syntax::detect(
+                t.source.as_deref(),
+                t.custom_delimiters(&cfg.default_delimiters),
+                &text,
+            )
+        });
+        if syntax == crate::syntax::Syntax::Go {
+            // A Go template is checked for syntax, functions and nesting: a
+            // render without data can fail where consul-template's first
+            // pass fails too (`index (service "x") 0`), so it is not run.
+            let funcs = crate::gofuncs::funcs(&env);
+            if let Err(e) = gotemplate::Template::parse(
+                &label,
+                &text,
+                &funcs,
+                &t.go_options(&cfg.default_delimiters),
+            ) {
+                let mut msg = e.to_string();
+                if let Some(h) = crate::syntax::hint(syntax, &text) {
+                    msg.push_str("; ");
+                    msg.push_str(&h);
+                }
+                problems.push(msg);
+            }
+            continue;
+        }
+        if let Err(e) = crate::runner::nesting::check(&text) {
+            problems.push(format!("{label}:{}: {}", e.line, e.message));
+            continue;
+        }
         let tera = match compile(&env, &text) {
             Ok(tera) => tera,
             Err(e) => {
-                problems.push(format!("{label}: {e}"));
+                let mut msg = format!("{label}: {e}");
+                if let Some(h) = crate::syntax::hint(syntax, &text) {
+                    msg.push_str("; ");
+                    msg.push_str(&h);
+                }
+                problems.push(msg);
                 continue;
             }
         };
@@ -169,8 +205,8 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
         env.begin();
         if let Err(e) = tera.render("template", &tera::Context::new()) {
             problems.push(format!(
-                "{label}: rendering with no data yet fails: {}",
-                tera_error(&e)
+                "{} (rendering with no data yet)",
+                crate::runner::render_error(&label, &text, &e)
             ));
         }
     }

@@ -17,9 +17,30 @@ fn go_duration(s: &str) -> std::result::Result<Duration, String> {
     gocompat::duration::parse(s)
 }
 
+/// What `--help` adds about template blocks.
+const AFTER_HELP: &str = "\
+Template blocks (-config) take consul-template's keys, and:
+  check_command = \"nginx -t -c {{path}}\"
+      validates the new output before it replaces the destination: it runs
+      against a temporary file beside the destination (same mode and owner),
+      named by {{path}} (quoted for the shell as needed; write it bare) and
+      by $TEMPLATER_CHECK_FILE ($TEMPLATER_DESTINATION: the file it replaces).
+      Exit 0 renames it into place; anything else leaves the destination as
+      it was and runs no command. -once exits 14 on a rejection; the daemon
+      goes on with the old file.
+  error_fatal = true (the default, as in consul-template)
+      a template that fails to render or write exits with code 14, naming
+      the template, the line and the problem; false logs it, keeps the last
+      good file and renders again on the next change. -template-error-fatal
+      (template_error_fatal) overrides every template. A Consul outage is
+      never a template error: templater keeps the files and retries.
+  user, group: owner of the output (default: the existing file's).
+Tera templates may nest blocks, macro calls and expressions at most 100
+levels deep.";
+
 /// `templater`: render files from Consul and keep them current.
 #[derive(Debug, Parser)]
-#[command(name = "templater", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "templater", version, about, long_about = None, args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
 pub struct Cli {
     /// `check` or `convert`; without one, templater renders.
     #[command(subcommand)]
@@ -152,12 +173,20 @@ pub struct RunArgs {
     /// Allow stale reads up to this (0 for consistent reads).
     #[arg(long = "max-stale", value_parser = go_duration)]
     pub max_stale: Option<Duration>,
-    /// Make template errors fatal (default: log and keep the old output).
+    /// Whether a template error (render or write) exits with code 14;
+    /// overrides every template's `error_fatal` (default: each template's,
+    /// true unless it says `error_fatal = false`).
     #[arg(long = "template-error-fatal", num_args = 0..=1, default_missing_value = "true", value_parser = go_bool)]
     pub template_error_fatal: Option<bool>,
     /// Serve `/health` and `/metrics` here, e.g. 127.0.0.1:9090.
     #[arg(long = "status-addr")]
     pub status_addr: Option<String>,
+    /// Default left delimiter of Go templates (`{{`).
+    #[arg(long = "default-left-delimiter")]
+    pub default_left_delimiter: Option<String>,
+    /// Default right delimiter of Go templates (`}}`).
+    #[arg(long = "default-right-delimiter")]
+    pub default_right_delimiter: Option<String>,
 }
 
 /// Flags consul-template has that templater does not, with the reason.
@@ -168,8 +197,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("syslog", "syslog output is not supported: templater logs to stderr (use your supervisor's log capture)"),
     ("log-file", "file logging is not supported: templater logs to stderr"),
     ("log-rotate", "log rotation is not supported: templater logs to stderr"),
-    ("default-left-delimiter", "custom delimiters are not supported: templates use tera syntax"),
-    ("default-right-delimiter", "custom delimiters are not supported: templates use tera syntax"),
     ("parse-only", "use `templater check` to validate templates"),
 ];
 
@@ -275,6 +302,8 @@ impl RunArgs {
         over!(cfg.pid_file, self.pid_file);
         over!(cfg.template_error_fatal, self.template_error_fatal);
         over!(cfg.status_addr, self.status_addr);
+        over!(cfg.default_delimiters.0, self.default_left_delimiter);
+        over!(cfg.default_delimiters.1, self.default_right_delimiter);
         if let Some(s) = self.max_stale {
             cfg.max_stale = s;
         }

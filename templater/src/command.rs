@@ -38,6 +38,48 @@ impl CommandLine {
     pub fn display(&self) -> String {
         self.0.join(" ")
     }
+
+    /// The check command for the staged file `path`: every [`PLACEHOLDERS`]
+    /// replaced by the path, quoted for the shell when the command runs
+    /// through `sh -c` and the path needs it (write the placeholder bare).
+    pub fn with_file(&self, path: &std::path::Path) -> CommandLine {
+        let raw = path.display().to_string();
+        let shell = matches!(self.0.as_slice(), [one] if one.trim().contains(char::is_whitespace));
+        let value = if shell { shell_quote(&raw) } else { raw };
+        CommandLine(
+            self.0
+                .iter()
+                .map(|part| {
+                    PLACEHOLDERS
+                        .iter()
+                        .fold(part.clone(), |s, p| s.replace(p, &value))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// What a check command writes for the file to check: `{{path}}`
+/// (confd's `{{.src}}` works as well).
+pub const PLACEHOLDERS: &[&str] = &["{{path}}", "{{.src}}"];
+
+/// The environment variable that holds the file to check (the staged
+/// output, beside the destination) while a check command runs.
+pub const CHECK_FILE_ENV: &str = "TEMPLATER_CHECK_FILE";
+
+/// The environment variable that holds the file a check command's file
+/// replaces once the check passes (a symlinked destination's target).
+pub const DESTINATION_ENV: &str = "TEMPLATER_DESTINATION";
+
+/// `s` as one shell word: as it is when it holds only safe characters,
+/// else single-quoted.
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Runs one command to completion or timeout.
@@ -234,6 +276,43 @@ mod tests {
         .await
         .unwrap_err();
         assert!(e.contains("starting"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn check_placeholders_become_the_file_quoted_for_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("it's a dir");
+        std::fs::create_dir(&odd).unwrap();
+        let file = odd.join(".x.conf.1.a.tmp");
+        std::fs::write(&file, "content").unwrap();
+        let plain = std::path::Path::new("/etc/nginx/.nginx.conf.12.ab.tmp");
+        let sh = CommandLine(vec!["nginx -t -c {{path}}".into()]);
+        assert_eq!(
+            sh.with_file(plain).0,
+            vec!["nginx -t -c /etc/nginx/.nginx.conf.12.ab.tmp"]
+        );
+        let list = CommandLine(vec![
+            "haproxy".into(),
+            "-c".into(),
+            "-f".into(),
+            "{{.src}}".into(),
+        ]);
+        assert_eq!(list.with_file(&file).0[3], file.display().to_string());
+        // Through the shell, a path with a space and a quote is one word;
+        // a plain path can be in the user's own quotes as well.
+        let out = dir.path().join("out");
+        let plain = dir.path().join(".plain.conf.1.a.tmp");
+        std::fs::write(&plain, "plain").unwrap();
+        for (cmd, file, want) in [
+            ("cat {{path}} > {out}", &file, "content"),
+            ("cat '{{path}}' > {out}", &plain, "plain"),
+            ("cat \"{{path}}\" > {out}", &plain, "plain"),
+        ] {
+            let cmd = cmd.replace("{out}", &out.display().to_string());
+            let line = CommandLine(vec![cmd]).with_file(file);
+            run_once(&line, &[], Duration::from_secs(5)).await.unwrap();
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+        }
     }
 
     #[tokio::test]

@@ -52,8 +52,12 @@ pub struct TemplateConfig {
     pub destination: Option<PathBuf>,
     /// Command run after the output changed (`sh -c` when it has spaces).
     pub command: Vec<String>,
-    /// Command that validates the new output in place (`nginx -t`); when it
-    /// fails the previous output is put back and `command` does not run.
+    /// Command that validates the new output before it replaces the
+    /// destination: it runs against a temporary file beside the destination
+    /// (same mode and owner), named by `{{path}}` in the command and by
+    /// `$TEMPLATER_CHECK_FILE` (e.g. `nginx -t -c {{path}}`); the file is
+    /// renamed into place only when the command exits 0. When it fails the
+    /// destination stays as it was and `command` does not run.
     pub check_command: Vec<String>,
     /// How long the command may run.
     pub command_timeout: Duration,
@@ -61,9 +65,15 @@ pub struct TemplateConfig {
     pub perms: Option<u32>,
     /// Keep the previous output as `<destination>.bak`.
     pub backup: bool,
+    /// Owner of the output, a name or a numeric id (default: keep the existing file's).
+    pub user: Option<String>,
+    /// Group of the output, a name or a numeric id (default: keep the existing file's).
+    pub group: Option<String>,
     /// Create missing parent directories.
     pub create_dest_dirs: bool,
-    /// Exit when this template fails to render (default false: log and keep the old output).
+    /// Exit (code 14) when this template fails to render or write (default
+    /// true, as in consul-template; false: log, keep the old output and
+    /// render again on the next change). `-template-error-fatal` overrides it.
     pub error_fatal: Option<bool>,
     /// Per-template quiescence (overrides the global one).
     pub wait: Option<Wait>,
@@ -71,11 +81,52 @@ pub struct TemplateConfig {
     pub function_denylist: Vec<String>,
     /// `file` may only read below this directory.
     pub sandbox_path: Option<PathBuf>,
+    /// The template language: Go's text/template (consul-template's) or
+    /// tera; `None` decides by the rule of [`crate::syntax`].
+    pub syntax: Option<crate::syntax::Syntax>,
+    /// Go templates: the left delimiter (default `default_delimiters`, else `{{`).
+    pub left_delimiter: Option<String>,
+    /// Go templates: the right delimiter (default `default_delimiters`, else `}}`).
+    pub right_delimiter: Option<String>,
+    /// Go templates: a missing map key is an error (`missingkey=error`)
+    /// rather than its zero value.
+    pub error_on_missing_key: bool,
     /// Where the definition came from (for messages).
     pub origin: String,
 }
 
 impl TemplateConfig {
+    /// Whether this template sets its own delimiters or the configuration
+    /// sets default ones (a sign of a Go template).
+    pub fn custom_delimiters(&self, defaults: &(Option<String>, Option<String>)) -> bool {
+        self.left_delimiter.is_some()
+            || self.right_delimiter.is_some()
+            || defaults.0.is_some()
+            || defaults.1.is_some()
+    }
+
+    /// The options of this template as a Go template.
+    pub fn go_options(&self, defaults: &(Option<String>, Option<String>)) -> gotemplate::Options {
+        gotemplate::Options {
+            left_delim: self
+                .left_delimiter
+                .clone()
+                .or_else(|| defaults.0.clone())
+                .unwrap_or_else(|| "{{".into()),
+            right_delim: self
+                .right_delimiter
+                .clone()
+                .or_else(|| defaults.1.clone())
+                .unwrap_or_else(|| "}}".into()),
+            missing_key: if self.error_on_missing_key {
+                gotemplate::MissingKey::Error
+            } else {
+                gotemplate::MissingKey::Zero
+            },
+            ..gotemplate::Options::default()
+        }
+    }
+
     /// A short name for logs: the source file, else the destination.
     pub fn name(&self) -> String {
         match (&self.source, &self.destination) {
@@ -169,12 +220,16 @@ pub struct Config {
     pub once: bool,
     /// Print instead of writing.
     pub dry: bool,
-    /// Overrides every template's `error_fatal`.
+    /// Overrides every template's `error_fatal` (`template_error_fatal`,
+    /// `-template-error-fatal`).
     pub template_error_fatal: Option<bool>,
     /// Address of the `/health` and `/metrics` listener.
     pub status_addr: Option<String>,
     /// The config files read (watched for changes).
     pub files: Vec<PathBuf>,
+    /// Default delimiters of Go templates (`default_delimiters`,
+    /// `-default-left-delimiter`, `-default-right-delimiter`).
+    pub default_delimiters: (Option<String>, Option<String>),
 }
 
 impl Default for Config {
@@ -195,6 +250,7 @@ impl Default for Config {
             template_error_fatal: None,
             status_addr: None,
             files: Vec::new(),
+            default_delimiters: (None, None),
         }
     }
 }

@@ -9,12 +9,67 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use dcy::watch::{FetchFn, WatchSpec};
 use serde_json::{json, Map, Value};
+
+/// The scope of a query: consul-template's `?ns=&partition=&peer=`,
+/// `@dc` and `~near` parts of a query string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct At {
+    /// `?key=value` parameters (`ns`, `partition`, `peer`, `sameness-group`).
+    pub query: Vec<(String, String)>,
+    /// `@dc`.
+    pub dc: Option<String>,
+    /// `~near` (a node name or `_agent`).
+    pub near: Option<String>,
+}
+
+impl At {
+    /// Just a datacenter (or nothing).
+    pub fn dc(dc: Option<String>) -> At {
+        At {
+            dc,
+            ..At::default()
+        }
+    }
+
+    /// `?q@dc~near`, as consul-template spells a dependency.
+    pub fn suffix(&self) -> String {
+        let mut s = String::new();
+        if !self.query.is_empty() {
+            s.push('?');
+            let q: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            s.push_str(&q.join("&"));
+        }
+        if let Some(dc) = &self.dc {
+            s.push('@');
+            s.push_str(dc);
+        }
+        if let Some(near) = &self.near {
+            s.push('~');
+            s.push_str(near);
+        }
+        s
+    }
+
+    /// The query with these parameters.
+    pub fn apply(&self, mut spec: WatchSpec) -> WatchSpec {
+        if let Some(dc) = &self.dc {
+            spec = spec.datacenter(dc);
+        }
+        if let Some(near) = &self.near {
+            spec = spec.param("near", near);
+        }
+        for (k, v) in &self.query {
+            spec = spec.param(k, v);
+        }
+        spec
+    }
+}
 
 /// One thing a template depends on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,65 +80,71 @@ pub enum Dep {
         name: String,
         /// Required tag.
         tag: Option<String>,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
         /// Health statuses kept (`any` keeps all).
         filter: Vec<String>,
+        /// `connect`: Connect-capable instances (`/v1/health/connect`).
+        connect: bool,
     },
     /// `services`: every service name with its tags.
     Services {
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `nodes`: every node.
     Nodes {
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `node`: one node and its services (`None`: the agent's own node).
     Node {
         /// Node name.
         name: Option<String>,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `key`: a KV value; no data until the key exists.
     Key {
         /// Key.
         path: String,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `key_or_default`, `key_exists`: a KV value or null.
     KeyGet {
         /// Key.
         path: String,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `ls`: the pairs directly under a prefix.
     Ls {
         /// Prefix.
         prefix: String,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `tree`: every pair under a prefix.
     Tree {
         /// Prefix.
         prefix: String,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `keys`: the key names under a prefix.
     Keys {
         /// Prefix.
         prefix: String,
-        /// Datacenter.
-        dc: Option<String>,
+        /// Datacenter, `?query` and `~near` of the query string.
+        at: At,
     },
     /// `datacenters`.
-    Datacenters,
+    Datacenters {
+        /// Drop datacenters that do not answer a consistent catalog query
+        /// (consul-template's `datacenters true`).
+        ignore_inaccessible: bool,
+    },
     /// `checks`: the checks of a service, or in a state.
     Checks {
         /// Service name.
@@ -96,10 +157,13 @@ pub enum Dep {
         /// Path.
         path: PathBuf,
     },
-}
-
-fn at(dc: &Option<String>) -> String {
-    dc.as_ref().map(|d| format!("@{d}")).unwrap_or_default()
+    /// `partitions`, `peerings`, `exportedServices`, `importedServices`.
+    Admin {
+        /// Which list.
+        kind: crate::admin::Kind,
+        /// The admin partition (empty: the token's, or `default`).
+        partition: String,
+    },
 }
 
 impl Dep {
@@ -109,28 +173,44 @@ impl Dep {
             Dep::Service {
                 name,
                 tag,
-                dc,
+                at,
                 filter,
+                connect,
             } => {
                 let tag = tag.as_ref().map(|t| format!("{t}.")).unwrap_or_default();
-                format!("health.service({tag}{name}{}|{})", at(dc), filter.join(","))
+                let kind = if *connect { "connect" } else { "service" };
+                format!(
+                    "health.{kind}({tag}{name}{}|{})",
+                    at.suffix(),
+                    filter.join(",")
+                )
             }
-            Dep::Services { dc } => format!("catalog.services({})", at(dc)),
-            Dep::Nodes { dc } => format!("catalog.nodes({})", at(dc)),
-            Dep::Node { name, dc } => {
-                format!("catalog.node({}{})", name.as_deref().unwrap_or(""), at(dc))
+            Dep::Services { at } => format!("catalog.services({})", at.suffix()),
+            Dep::Nodes { at } => format!("catalog.nodes({})", at.suffix()),
+            Dep::Node { name, at } => {
+                format!(
+                    "catalog.node({}{})",
+                    name.as_deref().unwrap_or(""),
+                    at.suffix()
+                )
             }
-            Dep::Key { path, dc } => format!("kv.block({path}{})", at(dc)),
-            Dep::KeyGet { path, dc } => format!("kv.get({path}{})", at(dc)),
-            Dep::Ls { prefix, dc } => format!("kv.ls({prefix}{})", at(dc)),
-            Dep::Tree { prefix, dc } => format!("kv.tree({prefix}{})", at(dc)),
-            Dep::Keys { prefix, dc } => format!("kv.keys({prefix}{})", at(dc)),
-            Dep::Datacenters => "catalog.datacenters".into(),
+            Dep::Key { path, at } => format!("kv.block({path}{})", at.suffix()),
+            Dep::KeyGet { path, at } => format!("kv.get({path}{})", at.suffix()),
+            Dep::Ls { prefix, at } => format!("kv.ls({prefix}{})", at.suffix()),
+            Dep::Tree { prefix, at } => format!("kv.tree({prefix}{})", at.suffix()),
+            Dep::Keys { prefix, at } => format!("kv.keys({prefix}{})", at.suffix()),
+            Dep::Datacenters {
+                ignore_inaccessible: false,
+            } => "catalog.datacenters".into(),
+            Dep::Datacenters {
+                ignore_inaccessible: true,
+            } => "catalog.datacenters(ignore-inaccessible)".into(),
             Dep::Checks { service, state } => match (service, state) {
                 (Some(s), _) => format!("health.checks({s})"),
                 (None, s) => format!("health.state({})", s.as_deref().unwrap_or("any")),
             },
             Dep::File { path } => format!("file({})", path.display()),
+            Dep::Admin { kind, partition } => kind.key(partition),
         }
     }
 
@@ -141,36 +221,38 @@ impl Dep {
 
     /// The blocking query that watches it, for dependencies that have one.
     pub fn spec(&self, stale: bool) -> Option<WatchSpec> {
-        let with_dc = |s: WatchSpec, dc: &Option<String>| match dc {
-            Some(d) => s.datacenter(d),
-            None => s,
-        };
+        let with_dc = |s: WatchSpec, at: &At| at.apply(s);
         let spec = match self {
             Dep::Service {
                 name,
                 tag,
-                dc,
+                at,
                 filter,
+                connect,
             } => {
-                let mut s = WatchSpec::health_service(name);
+                let mut s = if *connect {
+                    WatchSpec::new(format!("/v1/health/connect/{name}"))
+                } else {
+                    WatchSpec::health_service(name)
+                };
                 if filter.len() == 1 && filter[0] == "passing" {
                     s = s.passing(true);
                 }
                 if let Some(t) = tag {
                     s = s.tag(t);
                 }
-                with_dc(s, dc)
+                with_dc(s, at)
             }
-            Dep::Services { dc } => with_dc(WatchSpec::catalog_services(), dc),
-            Dep::Nodes { dc } => with_dc(WatchSpec::catalog_nodes(), dc),
-            Dep::Node { name: Some(n), dc } => with_dc(WatchSpec::catalog_node(n), dc),
-            Dep::Key { path, dc } | Dep::KeyGet { path, dc } => {
-                with_dc(WatchSpec::kv_key(path), dc)
+            Dep::Services { at } => with_dc(WatchSpec::catalog_services(), at),
+            Dep::Nodes { at } => with_dc(WatchSpec::catalog_nodes(), at),
+            Dep::Node { name: Some(n), at } => with_dc(WatchSpec::catalog_node(n), at),
+            Dep::Key { path, at } | Dep::KeyGet { path, at } => {
+                with_dc(WatchSpec::kv_key(path), at)
             }
-            Dep::Ls { prefix, dc } | Dep::Tree { prefix, dc } => {
-                with_dc(WatchSpec::kv_prefix(prefix), dc)
+            Dep::Ls { prefix, at } | Dep::Tree { prefix, at } => {
+                with_dc(WatchSpec::kv_prefix(prefix), at)
             }
-            Dep::Keys { prefix, dc } => with_dc(WatchSpec::kv_keys(prefix, ""), dc),
+            Dep::Keys { prefix, at } => with_dc(WatchSpec::kv_keys(prefix, ""), at),
             Dep::Checks {
                 service: Some(s), ..
             } => WatchSpec::health_checks(s),
@@ -178,7 +260,10 @@ impl Dep {
                 service: None,
                 state,
             } => WatchSpec::health_state(state.as_deref().unwrap_or("any")),
-            Dep::Node { name: None, .. } | Dep::Datacenters | Dep::File { .. } => return None,
+            Dep::Node { name: None, .. }
+            | Dep::Datacenters { .. }
+            | Dep::File { .. }
+            | Dep::Admin { .. } => return None,
         };
         Some(if stale { spec.stale() } else { spec })
     }
@@ -227,21 +312,25 @@ impl Dep {
             Dep::Ls { prefix, .. } => Value::Array(kv_pairs(raw, prefix, true)),
             Dep::Tree { prefix, .. } => Value::Array(kv_pairs(raw, prefix, false)),
             Dep::Keys { .. } => raw.clone(),
-            Dep::Datacenters => {
+            Dep::Datacenters { .. } => {
                 let mut dcs = sorted_strings(raw);
                 dcs.dedup();
                 Value::Array(dcs.into_iter().map(Value::String).collect())
             }
             Dep::Checks { .. } => Value::Array(arr(raw).iter().map(check_json).collect()),
             Dep::File { .. } => raw.clone(),
+            Dep::Admin { kind, .. } => crate::admin::transform(*kind, raw),
         })
     }
 
     /// A custom fetch for dependencies without a plain blocking query.
     pub fn fetch(&self, client: &dcy::Client, stale: bool) -> Option<FetchFn<Value>> {
         match self {
-            Dep::Datacenters => {
+            Dep::Datacenters {
+                ignore_inaccessible,
+            } => {
                 let client = client.clone();
+                let probe = *ignore_inaccessible;
                 Some(Arc::new(move |index| {
                     let client = client.clone();
                     Box::pin(async move {
@@ -249,14 +338,29 @@ impl Dep {
                         if index > 0 {
                             tokio::time::sleep(Duration::from_secs(15)).await;
                         }
-                        let dcs = client.catalog_datacenters().await?;
+                        let mut dcs = client.catalog_datacenters().await?;
+                        if probe {
+                            // Keep the datacenters that answer a consistent read.
+                            let mut reachable = Vec::with_capacity(dcs.len());
+                            for dc in dcs {
+                                let q = dcy::QueryOptions {
+                                    datacenter: Some(dc.clone()),
+                                    consistency: dcy::Consistency::Consistent,
+                                    ..dcy::QueryOptions::default()
+                                };
+                                if client.get_value("/v1/catalog/services", &q).await.is_ok() {
+                                    reachable.push(dc);
+                                }
+                            }
+                            dcs = reachable;
+                        }
                         Ok((json!(dcs), index + 1))
                     })
                 }))
             }
-            Dep::Node { name: None, dc } => {
+            Dep::Node { name: None, at } => {
                 let client = client.clone();
-                let dc = dc.clone();
+                let dc = at.dc.clone();
                 Some(Arc::new(move |index| {
                     let client = client.clone();
                     let dc = dc.clone();
@@ -272,6 +376,9 @@ impl Dep {
                         Ok((v, meta.last_index))
                     })
                 }))
+            }
+            Dep::Admin { kind, partition } => {
+                Some(crate::admin::fetch(*kind, partition, client, stale))
             }
             Dep::File { path } => {
                 let path = path.clone();
@@ -442,27 +549,105 @@ fn kv_pairs(raw: &Value, prefix: &str, top_level_only: bool) -> Vec<Value> {
         .collect()
 }
 
-/// Parses consul-template's query syntax `[tag.]name[@dc][|filter]`.
-pub fn parse_service_query(q: &str) -> (String, Option<String>, Option<String>, Vec<String>) {
-    let (rest, filter) = match q.split_once('|') {
-        Some((r, f)) => (
-            r,
-            f.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ),
-        None => (q, Vec::new()),
-    };
-    let (rest, dc) = match rest.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_string())),
-        None => (rest, None),
-    };
-    let (tag, name) = match rest.rsplit_once('.') {
-        Some((t, n)) => (Some(t.to_string()), n.to_string()),
-        None => (None, rest.to_string()),
-    };
-    (name, tag, dc, filter)
+/// A parsed `[tag.]name[?query][@dc][~near][|filter]` (consul-template's
+/// `service` and `connect` argument).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceQuery {
+    /// Service name.
+    pub name: String,
+    /// Required tag.
+    pub tag: Option<String>,
+    /// `?query`, `@dc`, `~near`.
+    pub at: At,
+    /// `|filter` statuses (not yet normalized).
+    pub filter: Vec<String>,
+}
+
+fn query_params(q: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if !matches!(k, "ns" | "partition" | "peer" | "sameness-group") {
+            return Err(format!(
+                "unsupported query parameter {k:?}: use ns, partition, peer or sameness-group"
+            ));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    let has = |k: &str| out.iter().any(|(n, _)| n == k);
+    if has("peer") && has("sameness-group") {
+        return Err("peer and sameness-group cannot be used together".into());
+    }
+    Ok(out)
+}
+
+/// consul-template's grammar of a `service` argument, compiled once.
+static SERVICE_QUERY: LazyLock<Result<regex::Regex, regex::Error>> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"\A(?:(?P<tag>[\w=:.\-]+)\.)?(?P<name>[\w\-]+)(?:\?(?P<query>[\w\-=&]+))?(?:@(?P<dc>[\w.\-]+))?(?:~(?P<near>[\w.\-]+))?(?:\|(?P<filter>[\w,]+))?\z",
+    )
+});
+
+/// The grammar of the other functions' arguments, compiled once.
+static SCOPED_QUERY: LazyLock<Result<regex::Regex, regex::Error>> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"\A(?P<what>[^@?~]*)(?:\?(?P<query>[\w\-=&]+))?(?:@(?P<dc>[\w.\-]+))?(?:~(?P<near>[\w.\-]+))?\z",
+    )
+});
+
+/// Parses consul-template's `[tag.]name[?query][@dc][~near][|filter]`.
+pub fn parse_service_query(q: &str) -> Result<ServiceQuery, String> {
+    let c = SERVICE_QUERY
+        .as_ref()
+        .map_err(|e| e.to_string())?
+        .captures(q)
+        .ok_or_else(|| {
+            format!("invalid format: {q:?}: expected [tag.]name[?ns=..][@dc][~near][|filter]")
+        })?;
+    let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+    Ok(ServiceQuery {
+        name: get("name").unwrap_or_default(),
+        tag: get("tag"),
+        at: At {
+            query: query_params(&get("query").unwrap_or_default())?,
+            dc: get("dc"),
+            near: get("near"),
+        },
+        filter: get("filter")
+            .map(|f| {
+                f.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Parses `what[?query][@dc][~near]` as consul-template's KV, catalog and
+/// node functions take it (`near` only where `allow_near`); `what` is
+/// everything before `?` or `@` (a key may hold any other character).
+pub fn parse_scoped(q: &str, allow_near: bool) -> Result<(String, At), String> {
+    let c = SCOPED_QUERY
+        .as_ref()
+        .map_err(|e| e.to_string())?
+        .captures(q)
+        .ok_or_else(|| format!("invalid format: {q:?}: expected NAME[?ns=..][@dc]"))?;
+    let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+    let near = get("near");
+    if near.is_some() && !allow_near {
+        return Err(format!(
+            "invalid format: {q:?}: `~near` is not allowed here"
+        ));
+    }
+    Ok((
+        get("what").unwrap_or_default(),
+        At {
+            query: query_params(&get("query").unwrap_or_default())?,
+            dc: get("dc"),
+            near,
+        },
+    ))
 }
 
 /// The default and normalized health filter.
@@ -530,24 +715,60 @@ mod tests {
 
     #[test]
     fn keys_and_query_syntax() {
+        let q =
+            parse_service_query("v1.web?ns=team&partition=p@dc2~_agent|passing,warning").unwrap();
+        assert_eq!(q.name, "web");
+        assert_eq!(q.tag.as_deref(), Some("v1"));
+        assert_eq!(q.at.dc.as_deref(), Some("dc2"));
+        assert_eq!(q.at.near.as_deref(), Some("_agent"));
         assert_eq!(
-            parse_service_query("v1.web@dc2|passing,warning"),
-            (
-                "web".into(),
-                Some("v1".into()),
-                Some("dc2".into()),
-                vec!["passing".into(), "warning".into()]
-            )
+            q.at.query,
+            [
+                ("ns".into(), "team".into()),
+                ("partition".into(), "p".into())
+            ]
         );
-        assert_eq!(parse_service_query("web").0, "web");
+        assert_eq!(q.filter, ["passing", "warning"]);
+        let q = parse_service_query("a.b.web").unwrap();
+        assert_eq!((q.tag.as_deref(), q.name.as_str()), (Some("a.b"), "web"));
+        assert!(parse_service_query("web?color=red")
+            .unwrap_err()
+            .contains("color"));
+        assert!(parse_service_query("web?peer=a&sameness-group=b").is_err());
+        assert!(parse_service_query("we b")
+            .unwrap_err()
+            .contains("invalid format"));
+        let (path, at) = parse_scoped("app/config@dc2", false).unwrap();
+        assert_eq!(
+            (path.as_str(), at.dc.as_deref()),
+            ("app/config", Some("dc2"))
+        );
+        assert!(parse_scoped("n~x", false).is_err());
         let d = Dep::Service {
             name: "web".into(),
             tag: None,
-            dc: None,
+            at: At::default(),
             filter: normalize_filter(vec![]).unwrap(),
+            connect: false,
         };
         assert_eq!(d.key(), "health.service(web|passing)");
+        let d = Dep::Service {
+            name: "web".into(),
+            tag: Some("v1".into()),
+            at: q_at(),
+            filter: vec!["any".into()],
+            connect: true,
+        };
+        assert_eq!(d.key(), "health.connect(v1.web?ns=a@dc2~n|any)");
         assert!(normalize_filter(vec!["healthy".into()]).is_err());
+    }
+
+    fn q_at() -> At {
+        At {
+            query: vec![("ns".into(), "a".into())],
+            dc: Some("dc2".into()),
+            near: Some("n".into()),
+        }
     }
 
     #[test]
@@ -591,7 +812,7 @@ mod tests {
         ]);
         let ls = Dep::Ls {
             prefix: "app/".into(),
-            dc: None,
+            at: At::default(),
         }
         .transform(&raw)
         .unwrap();
@@ -599,7 +820,7 @@ mod tests {
         assert_eq!(ls[0]["Value"], "1");
         let tree = Dep::Tree {
             prefix: "app".into(),
-            dc: None,
+            at: At::default(),
         }
         .transform(&raw)
         .unwrap();
@@ -617,14 +838,14 @@ mod tests {
         );
         assert!(Dep::Key {
             path: "x".into(),
-            dc: None
+            at: At::default()
         }
         .transform(&json!([]))
         .is_none());
         assert_eq!(
             Dep::KeyGet {
                 path: "x".into(),
-                dc: None
+                at: At::default()
             }
             .transform(&json!([])),
             Some(Value::Null)

@@ -19,13 +19,44 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::deps::{by_tag, explode, normalize_filter, parse_service_query, Dep};
+use crate::deps::{by_tag, explode, normalize_filter, parse_service_query, At, Dep};
 
-/// Data of every dependency, by key, shared by all templates.
+/// Data of every dependency, by key, shared by all templates: the
+/// consul-template-shaped JSON that tera templates read, and its Go form
+/// for Go templates, made once per change on first use.
 #[derive(Debug, Default)]
 pub struct Brain {
-    /// Transformed values (absent: no data yet).
-    pub data: HashMap<String, Value>,
+    data: HashMap<String, Value>,
+    go: HashMap<String, gotemplate::Value>,
+}
+
+impl Brain {
+    /// Stores `key`'s data; true if it differs from what was there.
+    pub fn insert(&mut self, key: String, value: Value) -> bool {
+        self.go.remove(&key);
+        self.data.insert(key, value.clone()).as_ref() != Some(&value)
+    }
+
+    /// Forgets `key`'s data; true if there was some.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.go.remove(key);
+        self.data.remove(key).is_some()
+    }
+
+    /// `key`'s data, if it has arrived.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.data.get(key)
+    }
+
+    /// `key`'s data in Go form (converted on first use), if it has arrived.
+    pub fn get_go(&mut self, key: &str, dep: &Dep) -> Option<gotemplate::Value> {
+        if let Some(v) = self.go.get(key) {
+            return Some(v.clone());
+        }
+        let v = crate::godata::convert(dep, self.data.get(key)?);
+        self.go.insert(key.to_string(), v.clone());
+        Some(v)
+    }
 }
 
 /// What one render of one template touched.
@@ -57,6 +88,7 @@ pub const FUNCTIONS: &[&str] = &[
 
 /// Names of the filters added to tera's own.
 pub const FILTERS: &[&str] = &[
+    "print",
     "by_tag",
     "explode",
     "to_json",
@@ -152,6 +184,39 @@ impl Env {
         }
     }
 
+    /// The variables `env` sees.
+    pub(crate) fn vars(&self) -> &Arc<HashMap<String, String>> {
+        &self.vars
+    }
+
+    /// `sandbox_path`, if set.
+    pub(crate) fn sandbox(&self) -> Option<&PathBuf> {
+        self.sandbox.as_ref()
+    }
+
+    /// Whether `function_denylist` names `f`.
+    pub(crate) fn is_denied(&self, f: &str) -> bool {
+        self.denylist.iter().any(|r| r.is_match(f))
+    }
+
+    /// consul-template's `sandbox_path` rule: the path, with its symlinks
+    /// resolved, must lie inside the sandbox.
+    pub(crate) fn check_sandbox(&self, path: &std::path::Path) -> Result<(), String> {
+        let Some(sandbox) = &self.sandbox else {
+            return Ok(());
+        };
+        let real = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let root = std::fs::canonicalize(sandbox).unwrap_or_else(|_| sandbox.clone());
+        if !real.starts_with(&root) {
+            return Err(format!(
+                "'{}' is outside of sandbox {}",
+                path.display(),
+                sandbox.display()
+            ));
+        }
+        Ok(())
+    }
+
     /// Clears the scope before a render.
     pub fn begin(&self) {
         *lock(&self.scope) = Scope::default();
@@ -171,12 +236,59 @@ impl Env {
         Ok(())
     }
 
+    /// Records `dep` and returns its data in Go form, or consul-template's
+    /// placeholder while it has none.
+    pub fn read_go(&self, dep: Dep) -> gotemplate::Value {
+        let key = dep.key();
+        let mut scope = lock(&self.scope);
+        let found = lock(&self.brain).get_go(&key, &dep);
+        match found {
+            Some(v) => {
+                scope.used.insert(key, dep);
+                v
+            }
+            None => {
+                let placeholder = crate::godata::placeholder(&dep);
+                scope.used.insert(key.clone(), dep);
+                scope.missing.insert(key);
+                placeholder
+            }
+        }
+    }
+
+    /// [`Env::read_go`] for a dependency whose endpoint this Consul may not
+    /// serve ([`crate::admin`]): that answer is the error, naming the
+    /// function and why.
+    pub fn read_go_checked(&self, dep: Dep) -> Result<gotemplate::Value, String> {
+        let key = dep.key();
+        let failed = lock(&self.brain)
+            .get(&key)
+            .and_then(crate::admin::unsupported)
+            .map(str::to_string);
+        match failed {
+            Some(msg) => {
+                lock(&self.scope).used.insert(key, dep);
+                Err(msg)
+            }
+            None => Ok(self.read_go(dep)),
+        }
+    }
+
+    /// Records `dep` as used and missing (consul-template's `safeLs` on an
+    /// empty prefix: no render until it has entries).
+    pub fn mark_missing(&self, dep: &Dep) {
+        let key = dep.key();
+        let mut scope = lock(&self.scope);
+        scope.used.insert(key.clone(), dep.clone());
+        scope.missing.insert(key);
+    }
+
     /// Records `dep` and returns its data, or `placeholder` while it has none.
     fn read(&self, dep: Dep, placeholder: Value) -> Value {
         let key = dep.key();
         let mut scope = lock(&self.scope);
         scope.used.insert(key.clone(), dep);
-        match lock(&self.brain).data.get(&key) {
+        match lock(&self.brain).get(&key) {
             Some(v) => v.clone(),
             None => {
                 scope.missing.insert(key);
@@ -192,20 +304,22 @@ impl Env {
             e.denied("service")?;
             check_args(a, "service", &["name", "tag", "dc", "filter"])?;
             let q = str_arg(a, "service", "name")?;
-            let (name, qtag, qdc, qfilter) = parse_service_query(&q);
-            if name.is_empty() {
-                return Err(err("service(): `name` is empty".into()));
-            }
+            let parsed = parse_service_query(&q).map_err(|m| err(format!("service(): {m}")))?;
             let filter = match opt_str(a, "service", "filter")? {
                 Some(f) => f.split(',').map(|s| s.trim().to_string()).collect(),
-                None => qfilter,
+                None => parsed.filter,
             };
             let filter = normalize_filter(filter).map_err(|m| err(format!("service(): {m}")))?;
+            let mut at = parsed.at;
+            if let Some(dc) = opt_str(a, "service", "dc")? {
+                at.dc = Some(dc);
+            }
             let dep = Dep::Service {
-                name,
-                tag: opt_str(a, "service", "tag")?.or(qtag),
-                dc: opt_str(a, "service", "dc")?.or(qdc),
+                name: parsed.name,
+                tag: opt_str(a, "service", "tag")?.or(parsed.tag),
+                at,
                 filter,
+                connect: false,
             };
             Ok(e.read(dep, Value::Array(vec![])))
         });
@@ -215,7 +329,7 @@ impl Env {
             check_args(a, "services", &["dc"])?;
             Ok(e.read(
                 Dep::Services {
-                    dc: opt_str(a, "services", "dc")?,
+                    at: At::dc(opt_str(a, "services", "dc")?),
                 },
                 Value::Array(vec![]),
             ))
@@ -226,7 +340,7 @@ impl Env {
             check_args(a, "nodes", &["dc"])?;
             Ok(e.read(
                 Dep::Nodes {
-                    dc: opt_str(a, "nodes", "dc")?,
+                    at: At::dc(opt_str(a, "nodes", "dc")?),
                 },
                 Value::Array(vec![]),
             ))
@@ -237,7 +351,7 @@ impl Env {
             check_args(a, "node", &["name", "dc"])?;
             let dep = Dep::Node {
                 name: opt_str(a, "node", "name")?,
-                dc: opt_str(a, "node", "dc")?,
+                at: At::dc(opt_str(a, "node", "dc")?),
             };
             Ok(e.read(dep, Value::Null))
         });
@@ -246,7 +360,12 @@ impl Env {
         tera.register_function("datacenters", move |a: &HashMap<String, Value>| {
             e.denied("datacenters")?;
             check_args(a, "datacenters", &[])?;
-            Ok(e.read(Dep::Datacenters, Value::Array(vec![])))
+            Ok(e.read(
+                Dep::Datacenters {
+                    ignore_inaccessible: false,
+                },
+                Value::Array(vec![]),
+            ))
         });
         let e = self.clone();
         tera.register_function("checks", move |a: &HashMap<String, Value>| {
@@ -308,7 +427,7 @@ impl Env {
             }
             let dep = Dep::Key {
                 path: path.trim_start_matches('/').to_string(),
-                dc: opt_str(a, "key", "dc")?,
+                at: At::dc(opt_str(a, "key", "dc")?),
             };
             Ok(e.read(dep, Value::String(String::new())))
         });
@@ -323,7 +442,7 @@ impl Env {
                 .unwrap_or(Value::String(String::new()));
             let dep = Dep::KeyGet {
                 path: path.trim_start_matches('/').to_string(),
-                dc: opt_str(a, "key_or_default", "dc")?,
+                at: At::dc(opt_str(a, "key_or_default", "dc")?),
             };
             Ok(match e.read(dep, Value::Null) {
                 Value::String(s) if !s.is_empty() => Value::String(s),
@@ -338,17 +457,26 @@ impl Env {
                 path: str_arg(a, "key_exists", "path")?
                     .trim_start_matches('/')
                     .to_string(),
-                dc: opt_str(a, "key_exists", "dc")?,
+                at: At::dc(opt_str(a, "key_exists", "dc")?),
             };
             Ok(Value::Bool(!e.read(dep, Value::Null).is_null()))
         });
         for (name, ctor) in [
             (
                 "ls",
-                (|prefix, dc| Dep::Ls { prefix, dc }) as fn(String, Option<String>) -> Dep,
+                (|prefix, dc| Dep::Ls {
+                    prefix,
+                    at: At::dc(dc),
+                }) as fn(String, Option<String>) -> Dep,
             ),
-            ("tree", |prefix, dc| Dep::Tree { prefix, dc }),
-            ("keys", |prefix, dc| Dep::Keys { prefix, dc }),
+            ("tree", |prefix, dc| Dep::Tree {
+                prefix,
+                at: At::dc(dc),
+            }),
+            ("keys", |prefix, dc| Dep::Keys {
+                prefix,
+                at: At::dc(dc),
+            }),
         ] {
             let e = self.clone();
             tera.register_function(name, move |a: &HashMap<String, Value>| {
@@ -367,7 +495,30 @@ impl Env {
     }
 }
 
+/// A JSON value as the Go value consul-template would have printed.
+fn go_value(v: &Value) -> gotemplate::Value {
+    match v {
+        Value::Null => gotemplate::Value::Nil,
+        Value::Bool(b) => gotemplate::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => gotemplate::Value::Int(i),
+            (None, Some(u)) => gotemplate::Value::Uint(u),
+            _ => gotemplate::Value::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => gotemplate::Value::from(s.as_str()),
+        Value::Array(a) => gotemplate::Value::list(a.iter().map(go_value).collect()),
+        Value::Object(m) => gotemplate::Value::map(m.iter().map(|(k, v)| (k.clone(), go_value(v)))),
+    }
+}
+
 fn install_filters(tera: &mut tera::Tera) {
+    tera.register_filter("print", |v: &Value, _: &HashMap<String, Value>| {
+        Ok(Value::String(match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "<no value>".into(),
+            other => gotemplate::fmt::print_v(&go_value(other)),
+        }))
+    });
     tera.register_filter("by_tag", |v: &Value, _: &HashMap<String, Value>| {
         Ok(by_tag(v))
     });
@@ -480,12 +631,12 @@ mod tests {
         let (out, scope) = render("{% for s in service(name=\"web\") %}{{ s.Address }}{% endfor %}[{{ key(path=\"a\") }}][{{ key_or_default(path=\"b\", default=\"d\") }}]", &brain);
         assert_eq!(out.unwrap(), "[][d]");
         assert_eq!(scope.missing.len(), 3);
-        lock(&brain).data.insert(
+        lock(&brain).insert(
             "health.service(web|passing)".into(),
             json!([{"Address": "10.0.0.1", "Port": 80}]),
         );
-        lock(&brain).data.insert("kv.block(a)".into(), json!("A"));
-        lock(&brain).data.insert("kv.get(b)".into(), json!(""));
+        lock(&brain).insert("kv.block(a)".into(), json!("A"));
+        lock(&brain).insert("kv.get(b)".into(), json!(""));
         let (out, scope) = render("{% for s in service(name=\"web\") %}{{ s.Address }}:{{ s.Port }}{% endfor %}[{{ key(path=\"a\") }}][{{ key_or_default(path=\"b\", default=\"d\") }}]", &brain);
         assert_eq!(out.unwrap(), "10.0.0.1:80[A][d]");
         assert!(scope.missing.is_empty());

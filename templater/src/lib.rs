@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod bin;
 pub mod check;
 pub mod cli;
@@ -32,9 +33,12 @@ pub mod deps;
 pub mod error;
 pub mod exec;
 pub mod funcs;
+pub mod godata;
+pub mod gofuncs;
 pub mod output;
 pub mod runner;
 pub mod status;
+pub mod syntax;
 pub mod templates;
 
 use std::collections::HashMap;

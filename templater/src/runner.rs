@@ -31,6 +31,9 @@ use crate::status::Metrics;
 use crate::templates::{Slot, Templates};
 
 mod burst;
+mod locate;
+pub use locate::render_error;
+pub mod nesting;
 mod write;
 
 use burst::DeferredCommand;
@@ -71,6 +74,8 @@ struct DepEntry {
 struct Tmpl {
     cfg: TemplateConfig,
     slot: Slot,
+    /// The source compiled (for the lines of render errors).
+    text: Arc<str>,
     deps: BTreeSet<String>,
     missing: BTreeSet<String>,
     rendered: bool,
@@ -175,15 +180,46 @@ impl Runner {
         }
     }
 
+    /// Whether an error of template `t` stops templater (exit 14):
+    /// `-template-error-fatal` over its `error_fatal`, true by default as
+    /// in consul-template.
     fn fatal(&self, t: &TemplateConfig) -> bool {
         self.cfg
             .template_error_fatal
             .or(t.error_fatal)
-            .unwrap_or(false)
+            .unwrap_or(true)
+    }
+
+    /// Compiles a template's text in its syntax (see [`crate::syntax`]);
+    /// the error names the template and the line.
+    fn compile_text(
+        &mut self,
+        t: &TemplateConfig,
+        slot: &Slot,
+        text: &str,
+    ) -> std::result::Result<(), String> {
+        let defaults = &self.cfg.default_delimiters;
+        let syntax = t.syntax.unwrap_or_else(|| {
+            crate::syntax::detect(t.source.as_deref(), t.custom_delimiters(defaults), text)
+        });
+        match syntax {
+            crate::syntax::Syntax::Go => {
+                let options = t.go_options(defaults);
+                self.compiled.compile_go(slot, &t.name(), text, &options)
+            }
+            crate::syntax::Syntax::Tera => {
+                nesting::check(text)
+                    .map_err(|e| format!("template {}:{}: {}", t.name(), e.line, e.message))?;
+                self.compiled
+                    .compile(slot, text)
+                    .map_err(|e| format!("template {}: {e}", t.name()))
+            }
+        }
     }
 
     /// Loads every template's source.
     async fn load(&mut self) -> Result<()> {
+        self.prepare_outputs().await;
         for t in self.cfg.templates.clone() {
             let slot = self.compiled.slot(
                 self.templates.len(),
@@ -197,10 +233,11 @@ impl Runner {
                     .map_err(|e| format!("template {}: cannot read the source: {e}", p.display())),
                 (None, None) => Err("template without source or contents".to_string()),
             };
+            let mut kept: Arc<str> = Arc::from("");
             let compiled = text.and_then(|text| {
-                self.compiled
-                    .compile(&slot, &text)
-                    .map_err(|e| format!("template {}: {e}", t.name()))
+                self.compile_text(&t, &slot, &text)?;
+                kept = Arc::from(text);
+                Ok(())
             });
             match compiled {
                 Ok(()) => {}
@@ -215,6 +252,7 @@ impl Runner {
             self.templates.push(Tmpl {
                 cfg: t,
                 slot,
+                text: kept,
                 deps: BTreeSet::new(),
                 missing: BTreeSet::new(),
                 rendered: false,
@@ -296,13 +334,20 @@ impl Runner {
         self.deps.retain(|_, d| !d.users.is_empty());
         let t = &self.templates[i];
         match result {
+            // Functions without data yet return placeholders (an empty
+            // string, an empty list) that later code may reject: that is no
+            // error until every dependency has answered.
+            Err(e) if !t.missing.is_empty() => {
+                tracing::debug!(template = %t.cfg.name(), missing = ?t.missing, error = %e, "waiting for data");
+                Ok(None)
+            }
             Err(e) => {
                 self.shared.metrics.render_errors.inc();
-                let msg = format!("template {}: {}", t.cfg.name(), tera_error(&e));
-                if self.fatal(&t.cfg) {
+                let msg = e.describe(&t.cfg.name(), &t.text);
+                if self.fatal(&t.cfg) || self.cfg.once {
                     return Err(Error::runner(msg));
                 }
-                tracing::error!(error = %msg, "render failed: keeping the previous output");
+                tracing::error!(error = %msg, "render failed: keeping the previous output until the next change");
                 Ok(None)
             }
             Ok(_) if !t.missing.is_empty() => {
@@ -438,7 +483,7 @@ impl Runner {
                     return Err(Error::runner(format!(
                         "{key}: Consul did not answer after {} attempts: {}",
                         st.consecutive_failures,
-                        st.error.unwrap_or_default()
+                        st.error.map(|e| e.to_string()).unwrap_or_default()
                     )));
                 }
             }
@@ -483,8 +528,14 @@ impl Runner {
                     continue;
                 }
             };
-            match self.compiled.compile(&self.templates[i].slot, &text) {
+            let (cfg, slot) = (
+                self.templates[i].cfg.clone(),
+                self.templates[i].slot.clone(),
+            );
+            let compiled = self.compile_text(&cfg, &slot, &text);
+            match compiled {
                 Ok(()) => {
+                    self.templates[i].text = Arc::from(text.as_str());
                     tracing::info!(template = %path.display(), "template changed: re-rendering");
                     self.templates[i].dirty = true;
                 }
@@ -564,10 +615,8 @@ impl Runner {
                         let changed = {
                             let mut brain = lock(&self.brain);
                             match value {
-                                Some(v) => {
-                                    brain.data.insert(key.clone(), v.clone()).as_ref() != Some(&v)
-                                }
-                                None => brain.data.remove(&key).is_some(),
+                                Some(v) => brain.insert(key.clone(), v),
+                                None => brain.remove(&key),
                             }
                         };
                         // A template still waiting on this key renders once it

@@ -1,11 +1,13 @@
-//! The compiled templates of one configuration.
+//! The compiled templates of one configuration, in Go's text/template
+//! syntax (consul-template's) or tera's.
 //!
 //! Templates with the same function settings (`function_denylist`,
-//! `sandbox_path`) share one tera instance: tera's built-in filters, testers
-//! and functions and the Consul functions are registered once per group, not
-//! once per template. With 1,000 templates that is the difference between
-//! 1,000 parsed templates and 1,000 parsed templates plus 1,000 function
-//! tables (about 15 KiB each).
+//! `sandbox_path`) share one function table: one tera instance (tera's
+//! built-in filters, testers and functions and the Consul functions
+//! registered once per group, not once per template) and one Go function
+//! table. With 1,000 templates that is the difference between 1,000 parsed
+//! templates and 1,000 parsed templates plus 1,000 function tables (about
+//! 15 KiB each).
 //!
 //! Rendering is sequential (the runner's one task), so a group's [`Env`]
 //! records the dependencies of the template being rendered.
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::funcs::{Brain, Env, Scope};
 use crate::runner::tera_error;
+use crate::syntax::{hint, Syntax};
 
 /// Where a template lives in [`Templates`].
 #[derive(Debug, Clone)]
@@ -29,6 +32,36 @@ struct Group {
     sandbox: Option<PathBuf>,
     env: Env,
     tera: tera::Tera,
+    go_funcs: Option<gotemplate::Funcs>,
+    go: HashMap<String, gotemplate::Template>,
+}
+
+/// Why a render failed.
+#[derive(Debug)]
+pub enum RenderError {
+    /// A tera template's error.
+    Tera(tera::Error),
+    /// A Go template's error (it names the template, line and column).
+    Go(gotemplate::Error),
+}
+
+impl RenderError {
+    /// The message for a person: the template's name, the line, the problem.
+    pub fn describe(&self, name: &str, text: &str) -> String {
+        match self {
+            RenderError::Tera(e) => crate::runner::render_error(name, text, e),
+            RenderError::Go(e) => e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderError::Tera(e) => f.write_str(&tera_error(e)),
+            RenderError::Go(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// Every template of a configuration, grouped by function settings.
@@ -80,6 +113,8 @@ impl Templates {
                 sandbox: sandbox.cloned(),
                 env,
                 tera,
+                go_funcs: None,
+                go: HashMap::new(),
             });
             self.groups.len() - 1
         });
@@ -89,13 +124,18 @@ impl Templates {
         }
     }
 
-    /// Compiles `text` as the template of `slot`. On an error the previous
-    /// version (if any) stays, and the message has the line and column.
+    /// Compiles `text` as the tera template of `slot`. On an error the
+    /// previous version (if any) stays, and the message has the line and
+    /// column (and a hint when the text looks like a Go template).
     pub fn compile(&mut self, slot: &Slot, text: &str) -> Result<(), String> {
-        let tera = &mut self.groups[slot.group].tera;
+        let g = &mut self.groups[slot.group];
+        let tera = &mut g.tera;
         let previous = tera.templates.get(&slot.name).cloned();
         match tera.add_raw_template(&slot.name, text) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                g.go.remove(&slot.name);
+                Ok(())
+            }
             Err(e) => {
                 // A parse error inserts nothing; an inheritance or macro
                 // error leaves the new template in: put the old one back.
@@ -108,24 +148,66 @@ impl Templates {
                     }
                 }
                 let _ = tera.build_inheritance_chains();
-                Err(tera_error(&e))
+                let mut msg = tera_error(&e).replace(&format!("'{}'", slot.name), "the template");
+                if let Some(h) = hint(Syntax::Tera, text) {
+                    msg.push_str("; ");
+                    msg.push_str(&h);
+                }
+                Err(msg)
+            }
+        }
+    }
+
+    /// Compiles `text` as the Go (consul-template) template of `slot`,
+    /// named `name` in its errors. On an error the previous version (if
+    /// any) stays.
+    pub fn compile_go(
+        &mut self,
+        slot: &Slot,
+        name: &str,
+        text: &str,
+        options: &gotemplate::Options,
+    ) -> Result<(), String> {
+        let g = &mut self.groups[slot.group];
+        let funcs = g
+            .go_funcs
+            .get_or_insert_with(|| crate::gofuncs::funcs(&g.env));
+        match gotemplate::Template::parse(name, text, funcs, options) {
+            Ok(t) => {
+                g.go.insert(slot.name.clone(), t);
+                g.tera.templates.remove(&slot.name);
+                Ok(())
+            }
+            Err(e) => {
+                let mut msg = e.to_string();
+                if let Some(h) = hint(Syntax::Go, text) {
+                    msg.push_str("; ");
+                    msg.push_str(&h);
+                }
+                Err(msg)
             }
         }
     }
 
     /// Whether `slot` has a compiled template.
     pub fn has(&self, slot: &Slot) -> bool {
-        self.groups[slot.group]
-            .tera
-            .templates
-            .contains_key(&slot.name)
+        let g = &self.groups[slot.group];
+        g.go.contains_key(&slot.name) || g.tera.templates.contains_key(&slot.name)
     }
 
     /// Renders `slot`, with the dependencies the render used.
-    pub fn render(&self, slot: &Slot) -> (tera::Result<String>, Scope) {
+    pub fn render(&self, slot: &Slot) -> (Result<String, RenderError>, Scope) {
         let g = &self.groups[slot.group];
         g.env.begin();
-        let result = g.tera.render(&slot.name, &tera::Context::new());
+        let result = match g.go.get(&slot.name) {
+            Some(t) => t
+                .execute(&gotemplate::Value::Missing)
+                .map_err(RenderError::Go),
+            None => g
+                .tera
+                .render(&slot.name, &tera::Context::new())
+                .map_err(RenderError::Tera),
+        };
         (result, g.env.take_scope())
     }
 }
@@ -154,7 +236,6 @@ mod tests {
         brain
             .lock()
             .unwrap()
-            .data
             .insert("kv.block(x)".into(), json!("1"));
         let (out, scope) = set.render(&a);
         let used: Vec<&String> = scope.used.keys().collect();
@@ -163,7 +244,7 @@ mod tests {
         let (_, scope) = set.render(&b);
         assert_eq!(scope.missing.len(), 1, "y has no data: {:?}", scope.missing);
         let (out, _) = set.render(&c);
-        let e = tera_error(&out.unwrap_err());
+        let e = out.unwrap_err().to_string();
         assert!(e.contains("function_denylist"), "{e}");
     }
 
@@ -191,7 +272,6 @@ mod tests {
         brain
             .lock()
             .unwrap()
-            .data
             .insert("kv.block(h)".into(), json!("<b>&</b>"));
         assert_eq!(set.render(&a).0.unwrap(), "<b>&</b>");
     }

@@ -30,7 +30,18 @@ async fn check_reports_every_problem_with_its_location() {
     .unwrap();
     std::fs::write(d.join("syntax.tmpl"), "line one\n{% for s in %}\n").unwrap();
     std::fs::write(d.join("unknown.tmpl"), "a\nb {{ servce(name=\"web\") }}\n").unwrap();
-    std::fs::write(d.join("filter.tmpl"), "{{ \"x\" | frobnicate }}").unwrap();
+    // Nothing marks this one as tera but its name.
+    std::fs::write(d.join("filter.tera"), "{{ \"x\" | frobnicate }}").unwrap();
+    std::fs::write(
+        d.join("go.ctmpl"),
+        "ok\n{{ range service \"web\" }}\n{{ servce \"x\" }}{{ end }}",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("tera.ctmpl"),
+        "{% for s in service(name=\"web\") %}{{ s.Address }}{% endfor %}",
+    )
+    .unwrap();
     std::fs::write(d.join("args.tmpl"), "{{ key(pth=\"a\") }}").unwrap();
     std::fs::write(
         d.join("cfg.hcl"),
@@ -38,7 +49,9 @@ async fn check_reports_every_problem_with_its_location() {
             "template {{\n  source = \"{0}/ok.tmpl\"\n  destination = \"{0}/ok.out\"\n}}\n\
          template {{\n  source = \"{0}/syntax.tmpl\"\n  destination = \"{0}/s.out\"\n}}\n\
          template {{\n  source = \"{0}/unknown.tmpl\"\n  destination = \"{0}/u.out\"\n}}\n\
-         template {{\n  source = \"{0}/filter.tmpl\"\n  destination = \"{0}/f.out\"\n}}\n\
+         template {{\n  source = \"{0}/filter.tera\"\n  destination = \"{0}/f.out\"\n}}\n\
+         template {{\n  source = \"{0}/go.ctmpl\"\n  destination = \"{0}/g.out\"\n}}\n\
+         template {{\n  source = \"{0}/tera.ctmpl\"\n  destination = \"{0}/t.out\"\n}}\n\
          template {{\n  source = \"{0}/args.tmpl\"\n  destination = \"{0}/a.out\"\n}}\n\
          template {{\n  source = \"{0}/missing.tmpl\"\n  destination = \"{0}/m.out\"\n}}\n",
             d.display()
@@ -61,6 +74,14 @@ async fn check_reports_every_problem_with_its_location() {
         "{err}"
     );
     assert!(err.contains("unknown filter `frobnicate`"), "{err}");
+    assert!(
+        err.contains("go.ctmpl:3: function \"servce\" not defined"),
+        "a Go template's unknown function with its line: {err}"
+    );
+    assert!(
+        err.contains("tera.ctmpl") && err.contains("looks like a tera template"),
+        "a tera template named .ctmpl gets a hint: {err}"
+    );
     assert!(err.contains("unknown argument `pth`"), "{err}");
     assert!(
         err.contains("missing.tmpl") && err.contains("cannot read"),

@@ -62,10 +62,28 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-const UPSTREAMS: &str = r#"upstream workers {
-{% for s in service(name="worker") %}  server {{ s.Address }}:{{ s.Port }} max_fails=0;
-{% else %}  server 127.0.0.1:9 down;
-{% endfor %}{{ key_or_default(path="proxy/extra", default="") }}
+/// The whole nginx.conf, rendered: `nginx -t -c` checks a full config.
+const NGINX: &str = r#"worker_processes 1;
+daemon off;
+pid @D@/nginx.pid;
+error_log @D@/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path @D@/tmp/body;
+  proxy_temp_path @D@/tmp/proxy;
+  fastcgi_temp_path @D@/tmp/fastcgi;
+  uwsgi_temp_path @D@/tmp/uwsgi;
+  scgi_temp_path @D@/tmp/scgi;
+  upstream workers {
+{% for s in service(name="worker") %}    server {{ s.Address }}:{{ s.Port }} max_fails=0;
+{% else %}    server 127.0.0.1:9 down;
+{% endfor %}    {{ key_or_default(path="proxy/extra", default="") }}
+  }
+  server {
+    listen 127.0.0.1:@LISTEN@;
+    location / { proxy_pass http://workers; proxy_next_upstream off; }
+  }
 }
 "#;
 
@@ -79,6 +97,14 @@ async fn setup_workers(base: &str, ports: &[u16]) {
     }
 }
 
+/// Whether `dir` holds no temporary file of templater's.
+fn no_temporary_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+}
+
 fn tool(name: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
         let p = Path::new(dir).join(name);
@@ -86,7 +112,7 @@ fn tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("{name} is not installed: apt-get install {name} (.ci/run installs it)");
+    panic!("{name} is not installed: run .ci/test, which installs what the tests need (or apt-get install {name})");
 }
 
 #[tokio::test]
@@ -105,20 +131,19 @@ async fn nginx_follows_healthy_workers_and_rejects_broken_renders() {
     std::fs::create_dir_all(d.join("tmp")).unwrap();
     let listen = free_port();
     let conf = d.join("nginx.conf");
-    std::fs::write(&conf, format!(
-        "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  include {d}/upstreams.conf;\n  server {{\n    listen 127.0.0.1:{listen};\n    location / {{ proxy_pass http://workers; proxy_next_upstream off; }}\n  }}\n}}\n",
-        d = d.display()
-    )).unwrap();
-    std::fs::write(d.join("upstreams.tmpl"), UPSTREAMS).unwrap();
-    let ngx = format!(
-        "{} -p {} -c {}",
-        nginx.display(),
-        d.display(),
-        conf.display()
-    );
+    std::fs::write(
+        d.join("nginx.tmpl"),
+        NGINX
+            .replace("@D@", &d.display().to_string())
+            .replace("@LISTEN@", &listen.to_string()),
+    )
+    .unwrap();
+    let ngx = format!("{} -p {}", nginx.display(), d.display());
+    // The check saves what the live config holds while it runs.
+    let during = d.join("during-check");
     std::fs::write(d.join("templater.hcl"), format!(
-        "template {{\n  source = \"{d}/upstreams.tmpl\"\n  destination = \"{d}/upstreams.conf\"\n  check_command = \"{ngx} -t -q\"\n  command = \"{ngx} -s reload\"\n  wait = \"100ms:500ms\"\n}}\n",
-        d = d.display()
+        "template {{\n  source = \"{d}/nginx.tmpl\"\n  destination = \"{conf}\"\n  check_command = \"cat {conf} > {during} 2>/dev/null; {ngx} -t -q -c {{{{path}}}}\"\n  command = \"{ngx} -c {conf} -s reload\"\n  wait = \"100ms:500ms\"\n}}\n",
+        d = d.display(), conf = conf.display(), during = during.display()
     )).unwrap();
     let t = spawn(&[
         "-consul-addr",
@@ -126,7 +151,7 @@ async fn nginx_follows_healthy_workers_and_rejects_broken_renders() {
         "-config",
         &d.join("templater.hcl").display().to_string(),
     ]);
-    let out = d.join("upstreams.conf");
+    let out = conf.clone();
     assert!(
         eventually(10, || async {
             read(&out).matches("server 127.0.0.1:").count() == 3
@@ -171,17 +196,29 @@ async fn nginx_follows_healthy_workers_and_rejects_broken_renders() {
         "nginx reloaded without worker 2"
     );
 
-    // A render nginx rejects never replaces the working config.
+    // A render nginx rejects never replaces the working config, not even
+    // while the check runs.
     let http = reqwest::Client::new();
     let before = read(&out);
+    let _ = std::fs::remove_file(&during);
     put(
         &http,
         &format!("{base}/v1/kv/proxy/extra"),
         "this is not nginx syntax",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(read(&out), before, "the previous upstreams stay");
+    assert!(
+        eventually(10, || async { during.exists() }).await,
+        "the check ran"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        read(&during),
+        before,
+        "during the check the live config is the accepted one"
+    );
+    assert_eq!(read(&out), before, "the previous config stays");
+    assert!(no_temporary_files(d), "the rejected file is removed");
     assert_eq!(
         hits(listen, 6).await,
         set(&["worker-1", "worker-3"]),
@@ -244,7 +281,7 @@ async fn haproxy_follows_healthy_workers_and_rejects_broken_renders() {
     let cfg = d.join("haproxy.cfg");
     let pid = d.join("haproxy.pid");
     std::fs::write(d.join("templater.hcl"), format!(
-        "template {{\n  source = \"{d}/haproxy.tmpl\"\n  destination = \"{cfg}\"\n  check_command = \"{hp} -c -q -f {cfg}\"\n  command = \"kill -USR2 $(cat {pid})\"\n  wait = \"100ms:500ms\"\n}}\n",
+        "template {{\n  source = \"{d}/haproxy.tmpl\"\n  destination = \"{cfg}\"\n  check_command = \"cat {cfg} > {d}/during-check 2>/dev/null; {hp} -c -q -f {{{{path}}}}\"\n  command = \"kill -USR2 $(cat {pid})\"\n  wait = \"100ms:500ms\"\n}}\n",
         d = d.display(), cfg = cfg.display(), hp = haproxy.display(), pid = pid.display()
     )).unwrap();
     let t = spawn(&[
@@ -298,14 +335,26 @@ async fn haproxy_follows_healthy_workers_and_rejects_broken_renders() {
     );
 
     let before = read(&cfg);
+    let during = d.join("during-check");
+    let _ = std::fs::remove_file(&during);
     put(
         &http,
         &format!("{base}/v1/kv/proxy/extra"),
         "  bogus directive here",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        eventually(10, || async { during.exists() }).await,
+        "the check ran"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        read(&during),
+        before,
+        "during the check the live config is the accepted one"
+    );
     assert_eq!(read(&cfg), before, "the previous config stays");
+    assert!(no_temporary_files(d), "the rejected file is removed");
     assert_eq!(hits(listen, 6).await, set(&["worker-1", "worker-2"]));
 
     let _ = proxy.kill().await;

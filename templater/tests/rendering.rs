@@ -378,7 +378,7 @@ async fn once_renders_and_exits_and_reports_missing_keys() {
 }
 
 #[tokio::test]
-async fn bad_templates_do_not_stop_the_others() {
+async fn bad_templates_do_not_stop_the_others_when_errors_are_not_fatal() {
     let agent = agent_on(0).await;
     let base = agent.http_url();
     let dir = tempfile::tempdir().unwrap();
@@ -389,9 +389,11 @@ async fn bad_templates_do_not_stop_the_others() {
         "json.tmpl",
         "{{ key_or_default(path=\"cfg\", default=\"nope\") | parse_json }}",
     );
+    // Errors are fatal by default, as in consul-template.
     let t = spawn(&[
         "-consul-addr",
         &base,
+        "-template-error-fatal=false",
         "-template",
         &format!("{good}:{}", dir.path().join("good.out").display()),
         "-template",

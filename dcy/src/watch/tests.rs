@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::config::Config;
+use crate::error::ErrorKind;
+use tokio::time::Instant;
 
 type Script = Arc<Mutex<VecDeque<Result<(u32, u64)>>>>;
 
@@ -127,7 +129,10 @@ async fn errors_back_off_with_a_cap_keep_the_value_and_never_give_up() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let st = w.status();
     assert!(st.is_stale() && st.consecutive_failures >= 1, "{st:?}");
-    assert!(st.error.as_deref().unwrap().contains("connection refused"));
+    assert!(st
+        .error
+        .as_ref()
+        .is_some_and(|e| e.to_string().contains("connection refused") && e.is_connect()));
     assert_eq!(*w.value().unwrap(), 7, "the last good value stays");
     // Let all 20 failures play out (capped at 30s each, with jitter ≤ 2x).
     w.changed().await.unwrap();
@@ -189,7 +194,7 @@ async fn shutdown_stops_every_loop() {
     let h = hub();
     let mut w = h.watch_fn("k".into(), fetch);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    h.shutdown();
+    h.shutdown().await;
     settle().await;
     assert!(h.is_empty());
     let after = calls.load(Ordering::SeqCst);
@@ -200,4 +205,123 @@ async fn shutdown_stops_every_loop() {
         "no query after shutdown"
     );
     assert!(w.changed().await.is_err(), "subscribers see the stop");
+}
+
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test(start_paused = true)]
+async fn hash_blocking_sends_the_returned_hash_and_rate_limits_unchanged_answers() {
+    type Sent = Arc<Mutex<Vec<(Cursor, Instant)>>>;
+    let sent: Sent = Arc::default();
+    type Answers = Arc<Mutex<VecDeque<(u32, Option<&'static str>)>>>;
+    let answers: Answers = Arc::new(Mutex::new(
+        vec![
+            (1, Some("a")),
+            (1, Some("a")),
+            (1, Some("a")),
+            (2, Some("b")),
+        ]
+        .into(),
+    ));
+    let (s, a) = (Arc::clone(&sent), Arc::clone(&answers));
+    let fetch: Fetch<u32> = Arc::new(move |cursor| {
+        s.lock().unwrap().push((cursor, Instant::now()));
+        let next = a.lock().unwrap().pop_front();
+        Box::pin(async move {
+            match next {
+                Some((v, h)) => Ok((v, Cursor::Hash(h.map(str::to_string)))),
+                None => std::future::pending().await,
+            }
+        })
+    });
+    let h = hub();
+    let mut w = h.start("agent".into(), Cursor::Hash(None), fetch);
+    w.ready(Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = sent.lock().unwrap().clone();
+    let cursors: Vec<Cursor> = sent.iter().map(|(c, _)| c.clone()).collect();
+    let hash = |h: &str| Cursor::Hash(Some(h.to_string()));
+    assert_eq!(
+        cursors,
+        [
+            Cursor::Hash(None),
+            hash("a"),
+            hash("a"),
+            hash("a"),
+            hash("b")
+        ]
+    );
+    let gap = sent[3].1 - sent[2].1;
+    assert!(
+        gap >= Duration::from_millis(100),
+        "an unchanged hash answered at once is rate-limited: {gap:?}"
+    );
+    assert_eq!(*w.value().unwrap(), 2);
+    assert_eq!(w.snapshot().version, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn derived_watches_follow_their_sources_in_the_loops_and_stop_with_them() {
+    let base = alive_tasks();
+    let a = fake(vec![Ok((1, 10)), Ok((5, 11))]);
+    let b = fake(vec![Ok((100, 3))]);
+    let h = hub();
+    let wa = h.watch_fn("a".into(), a.fetch.clone());
+    let wb = h.watch_fn("b".into(), b.fetch.clone());
+    let mut sum = Watch::merge(&[wa.clone(), wb.clone()], |v| {
+        Some(v.iter().flatten().map(|x| **x).sum::<u32>())
+    });
+    let mut doubled = sum.map(|s| s * 2);
+    drop((wa, wb));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(*sum.value().unwrap(), 105);
+    assert_eq!(
+        *doubled.value().unwrap(),
+        210,
+        "derived from a derived watch"
+    );
+    assert_eq!(
+        alive_tasks() - base,
+        2,
+        "one task per query loop, none for the derived watches"
+    );
+    assert_eq!(h.len(), 2, "the derived watches keep their sources' loops");
+    h.shutdown().await;
+    sum.rx.mark_unchanged();
+    doubled.rx.mark_unchanged();
+    assert!(
+        sum.changed().await.is_err(),
+        "a merged watch stops with its sources"
+    );
+    assert!(doubled.changed().await.is_err());
+    assert_eq!(*doubled.value().unwrap(), 210, "and keeps its last value");
+    drop((sum, doubled));
+    assert_eq!(alive_tasks(), base);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_until_every_loop_ended_and_later_watches_come_back_stopped() {
+    let base = alive_tasks();
+    let h = hub();
+    let watches: Vec<Watch<u32>> = (0..20)
+        .map(|i| h.watch_fn(format!("k{i}"), fake(vec![Ok((i, 1))]).fetch))
+        .collect();
+    settle().await;
+    assert_eq!(alive_tasks() - base, 20);
+    h.shutdown().await;
+    assert_eq!(
+        alive_tasks(),
+        base,
+        "every loop ended when shutdown returned"
+    );
+    assert!(h.is_empty());
+    let mut late = h.watch_fn::<u32>("late".into(), fake(vec![Ok((1, 1))]).fetch);
+    assert!(late.changed().await.is_err());
+    assert!(late.status().error.is_some_and(|e| e.is_cancelled()));
+    assert_eq!(alive_tasks(), base, "nothing started after shutdown");
+    drop(watches);
 }

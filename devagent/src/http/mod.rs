@@ -8,6 +8,7 @@ mod fast;
 mod health;
 mod kv;
 mod misc;
+mod peering;
 mod pretty;
 mod respond;
 mod serve;
@@ -378,6 +379,7 @@ pub(crate) fn router(app: App) -> Router {
         .merge(kv::routes())
         .merge(session::routes())
         .merge(misc::routes())
+        .merge(peering::routes())
         .merge(crate::acl::http::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -3,6 +3,10 @@
 //! answer, records which worker served it (`GET /stats`), and keeps working
 //! while workers come and go: a request to a worker that just died is
 //! retried on another one.
+//!
+//! With `--transport nats` it calls nobody: it consumes the squares the
+//! workers publish to the broker it finds through dcy, de-duplicates them
+//! by message ID and keeps the same statistics ([`consume`]).
 #![warn(missing_docs)]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -20,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use worker::Square;
 
+pub mod consume;
 mod load;
 
 pub use load::{side_by_side, throughput, SideBySide};
@@ -37,9 +42,27 @@ pub struct Args {
     /// Concurrent callers.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
-    /// How long to wait at start for the sensor and a worker.
+    /// How long to wait at start for the sensor and a worker (with `nats`:
+    /// for a broker node).
     #[arg(long = "wait-for", default_value = "30s", value_parser = gocompat::duration::parse)]
     pub wait_for: Duration,
+    /// How the squares arrive: `http` (the app calls the sensor and the
+    /// workers) or `nats` (from the broker found through dcy).
+    #[arg(long, value_enum, default_value_t = bus::Transport::Http)]
+    pub transport: bus::Transport,
+}
+
+impl Args {
+    /// The defaults, with these service flags (HTTP).
+    pub fn new(service: kit::ServiceArgs) -> Args {
+        Args {
+            service,
+            interval: Duration::from_millis(20),
+            concurrency: 1,
+            wait_for: Duration::from_secs(30),
+            transport: bus::Transport::Http,
+        }
+    }
 }
 
 /// One answer, for `/stats`.
@@ -68,6 +91,63 @@ pub struct Stats {
     pub last: VecDeque<Served>,
     /// The latest error.
     pub last_error: Option<String>,
+    /// How the squares arrive (`http`, `nats`).
+    #[serde(default)]
+    pub transport: String,
+    /// With `nats`: squares received again and dropped (their message ID
+    /// was counted already).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// With `nats`: the message IDs counted, per sensor (as ranges of
+    /// sequence numbers: one range and no gap is every reading, once).
+    #[serde(default)]
+    pub received: BTreeMap<String, bus::seen::SensorSeen>,
+    /// End to end: over HTTP a round (the reading fetched, squared,
+    /// checked); over the broker from the sensor publishing the reading
+    /// to the app receiving its square.
+    #[serde(default)]
+    pub latency: bus::LatencySummary,
+    /// With `nats`: the broker connection.
+    #[serde(default)]
+    pub broker: Option<bus::BrokerStatus>,
+    /// The latencies behind `latency`.
+    #[serde(skip)]
+    pub latencies: bus::Latency,
+    /// The message IDs behind `received`.
+    #[serde(skip)]
+    pub seen: bus::Seen,
+}
+
+impl Stats {
+    /// What `/stats` shows: everything but the histogram and the ID set,
+    /// with their summaries.
+    pub fn view(&self) -> Stats {
+        Stats {
+            ok: self.ok,
+            failed: self.failed,
+            wrong: self.wrong,
+            by_worker: self.by_worker.clone(),
+            last: self.last.clone(),
+            last_error: self.last_error.clone(),
+            transport: self.transport.clone(),
+            duplicates: self.duplicates,
+            received: self.seen.summary(16),
+            latency: self.latencies.summary(),
+            broker: self.broker.clone(),
+            latencies: bus::Latency::default(),
+            seen: bus::Seen::default(),
+        }
+    }
+
+    /// Counts a correct answer.
+    pub fn served(&mut self, sq: Served) {
+        self.ok += 1;
+        *self.by_worker.entry(sq.worker.clone()).or_default() += 1;
+        self.last.push_back(sq);
+        if self.last.len() > 20 {
+            self.last.pop_front();
+        }
+    }
 }
 
 /// The HTTP client settings of both [`Target`]s: a 2 s connect timeout and a
@@ -89,7 +169,14 @@ pub fn http_client() -> reqwest::Client {
 #[derive(Clone, Debug)]
 pub enum Target {
     /// By name, through dcy discovery (the point of the demo).
-    Discovery(dcy::http::HttpClient),
+    Discovery {
+        /// dcy's HTTP client.
+        http: dcy::http::HttpClient,
+        /// The sensor's reading URL (`http://sensor/reading`).
+        sensor: String,
+        /// The workers' URL up to the path (`http://worker`).
+        worker: String,
+    },
     /// Fixed addresses (for the benchmark that measures discovery's cost).
     Fixed {
         /// HTTP client.
@@ -109,7 +196,17 @@ struct Reading {
 impl Target {
     /// By name through `discovery`, with the app's HTTP client settings.
     pub fn discovery(discovery: &dcy::Discovery) -> Target {
-        Target::Discovery(discovery.http_with(http_client()))
+        Target::discovery_within(discovery, &kit::ServiceArgs::local(""))
+    }
+
+    /// Like [`Target::discovery`], reaching only the instances of the
+    /// deployment `service` belongs to (those with its `--tag`).
+    pub fn discovery_within(discovery: &dcy::Discovery, service: &kit::ServiceArgs) -> Target {
+        Target::Discovery {
+            http: discovery.http_with(http_client()),
+            sensor: format!("http://{}/reading", service.service_host("sensor")),
+            worker: format!("http://{}", service.service_host("worker")),
+        }
     }
 
     /// Fixed `host:port` addresses, with the same HTTP client settings as
@@ -124,7 +221,7 @@ impl Target {
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
         let resp = match self {
-            Target::Discovery(http) => http.get(url).await?,
+            Target::Discovery { http, .. } => http.get(url).await?,
             Target::Fixed { http, .. } => http.get(url).send().await?,
         };
         if !resp.status().is_success() {
@@ -135,8 +232,8 @@ impl Target {
 
     fn urls(&self, n: Option<i64>) -> String {
         match (self, n) {
-            (Target::Discovery(_), None) => "http://sensor/reading".into(),
-            (Target::Discovery(_), Some(n)) => format!("http://worker/square?n={n}"),
+            (Target::Discovery { sensor, .. }, None) => sensor.clone(),
+            (Target::Discovery { worker, .. }, Some(n)) => format!("{worker}/square?n={n}"),
             (Target::Fixed { sensor, .. }, None) => format!("http://{sensor}/reading"),
             (Target::Fixed { worker, .. }, Some(n)) => format!("http://{worker}/square?n={n}"),
         }
@@ -172,6 +269,7 @@ pub async fn drive(
         );
         tasks.push(tokio::spawn(async move {
             while !stop.is_cancelled() {
+                let started = std::time::Instant::now();
                 let r = target.round().await;
                 rounds.inc();
                 {
@@ -180,16 +278,12 @@ pub async fn drive(
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     match r {
                         Ok(sq) => {
-                            s.ok += 1;
-                            *s.by_worker.entry(sq.worker.clone()).or_default() += 1;
-                            s.last.push_back(Served {
+                            s.latencies.record(started.elapsed());
+                            s.served(Served {
                                 n: sq.n,
                                 square: sq.square,
                                 worker: sq.worker,
                             });
-                            if s.last.len() > 20 {
-                                s.last.pop_front();
-                            }
                         }
                         Err(e) => {
                             let text = format!("{e:#}");
@@ -223,19 +317,39 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    if args.transport == bus::Transport::Nats {
+        return consume::run(args, shutdown, ready).await;
+    }
     let client = args.service.client()?;
     let discovery = dcy::Discovery::new(client.clone());
     tracing::info!("waiting for the sensor and a worker");
-    discovery
-        .wait_for(&["sensor", "worker"], args.wait_for)
-        .await?;
-    let stats = Arc::new(Mutex::new(Stats::default()));
+    let deadline = tokio::time::Instant::now() + args.wait_for;
+    for name in ["sensor", "worker"] {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let service = discovery.service_with(name, args.service.service_options());
+        if service.ready(left).await.is_err() {
+            anyhow::bail!(
+                "no healthy {} within {}{}",
+                args.service.service_host(name),
+                gocompat::duration::human(args.wait_for),
+                service
+                    .status()
+                    .error
+                    .map(|e| format!(" (Consul is failing: {e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let stats = Arc::new(Mutex::new(Stats {
+        transport: bus::Transport::Http.to_string(),
+        ..Stats::default()
+    }));
     let mut registry = Registry::with_prefix("app");
     let rounds = Counter::default();
     registry.register("rounds", "Rounds run", rounds.clone());
     let stop = CancellationToken::new();
     let driver = tokio::spawn(drive(
-        Target::discovery(&discovery),
+        Target::discovery_within(&discovery, &args.service),
         Arc::clone(&stats),
         args.concurrency,
         args.interval,
@@ -251,7 +365,7 @@ pub async fn run(
                     Json(
                         s.lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .clone(),
+                            .view(),
                     )
                 }),
             )
@@ -304,7 +418,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match Target::discovery(&discovery) {
-            Target::Discovery(http) => {
+            Target::Discovery { http, .. } => {
                 let d = format!("{http:?}");
                 assert!(d.contains(&format!("http: {settings}")), "{d}");
             }

@@ -23,17 +23,13 @@ async fn the_app_squares_readings_on_every_worker() {
     };
     let mut tasks = Vec::new();
     let s = stop.clone();
-    let args = sensor::Args {
-        service: svc(&consul),
-    };
+    let args = sensor::Args::new(svc(&consul));
     tasks.push(tokio::spawn(async move {
         sensor::run(args, async move { s.cancelled().await }, |_| {}).await
     }));
     for _ in 0..2 {
         let s = stop.clone();
-        let args = worker::Args {
-            service: svc(&consul),
-        };
+        let args = worker::Args::new(svc(&consul));
         tasks.push(tokio::spawn(async move {
             worker::run(args, async move { s.cancelled().await }, |_| {}).await
         }));
@@ -41,10 +37,10 @@ async fn the_app_squares_readings_on_every_worker() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let s = stop.clone();
     let args = app::Args {
-        service: svc(&consul),
         interval: Duration::from_millis(5),
         concurrency: 2,
         wait_for: Duration::from_secs(10),
+        ..app::Args::new(svc(&consul))
     };
     tasks.push(tokio::spawn(async move {
         app::run(args, async move { s.cancelled().await }, move |a| {

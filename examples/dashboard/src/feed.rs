@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::BrokerView;
 use crate::snapshot::{
     differs, now_ms, seconds, service_view, Counts, Freshness, History, Sample, Snapshot, Tick,
     Totals,
@@ -96,6 +97,7 @@ impl Feed {
         hub: WatchHub,
         options: FeedOptions,
         metrics: FeedMetrics,
+        broker: watch::Receiver<Option<BrokerView>>,
         cancel: CancellationToken,
     ) -> (Feed, JoinHandle<()>) {
         let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
@@ -113,6 +115,7 @@ impl Feed {
             snap_tx,
             tick_tx,
             metrics: metrics.clone(),
+            broker,
         };
         let task = tokio::spawn(follower.run(cancel.clone()));
         (
@@ -172,6 +175,7 @@ struct Follower {
     snap_tx: watch::Sender<Arc<Snapshot>>,
     tick_tx: watch::Sender<Arc<Tick>>,
     metrics: FeedMetrics,
+    broker: watch::Receiver<Option<BrokerView>>,
 }
 
 impl Follower {
@@ -248,7 +252,7 @@ impl Follower {
                 .failing_since
                 .filter(|_| stale)
                 .map(|t| seconds(t.elapsed())),
-            error: status.error,
+            error: status.error.map(|e| e.to_string()),
         }
     }
 
@@ -285,6 +289,7 @@ impl Follower {
             services,
             omitted_services: self.omitted,
             history_capacity: self.options.history.max(2),
+            broker: self.broker.borrow().clone(),
         }
     }
 
@@ -330,6 +335,7 @@ impl Follower {
             t,
             freshness: snap.freshness.clone(),
             samples,
+            broker: snap.broker.clone(),
         };
         let news = differs(&self.snap_tx.borrow(), &snap);
         if news {

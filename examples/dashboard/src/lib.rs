@@ -7,8 +7,11 @@
 //! change becomes a [`Snapshot`] pushed to the page over Server-Sent Events
 //! ([`web`]), and a small `tick` event every second carries the newest
 //! instance counts and the age of the data, so the page keeps counting while
-//! Consul is down. The dashboard registers itself as `dashboard` with
-//! `/health` and `/metrics`, like every example service.
+//! Consul is down. When Consul lists broker nodes (the messaging mode), the
+//! page shows the JetStream streams and consumers beside the services, as
+//! a node's monitoring endpoint reports them ([`broker`]). The dashboard
+//! registers itself as `dashboard` with `/health` and `/metrics`, like
+//! every example service.
 //!
 //! ```text
 //! dashboard -http-addr http://127.0.0.1:8500 --port 8080
@@ -16,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod broker;
 pub mod feed;
 pub mod snapshot;
 pub mod web;
@@ -99,7 +103,13 @@ pub async fn run(
         ..FeedOptions::default()
     };
     let cancel = CancellationToken::new();
-    let (feed, task) = Feed::spawn(hub.clone(), options, metrics, cancel.clone());
+    let (broker, broker_task) = broker::spawn(
+        hub.clone(),
+        args.service.service_options(),
+        options.tick,
+        cancel.clone(),
+    );
+    let (feed, task) = Feed::spawn(hub.clone(), options, metrics, broker, cancel.clone());
     // Stop the feed and end every page's stream first, so the server's
     // graceful shutdown never waits on an open stream.
     let stop = cancel.clone();
@@ -119,9 +129,12 @@ pub async fn run(
     )
     .await;
     cancel.cancel();
-    hub.shutdown();
+    hub.shutdown().await;
     if let Err(e) = task.await {
         tracing::warn!(error = %e, "the dashboard feed panicked");
+    }
+    if let Err(e) = broker_task.await {
+        tracing::warn!(error = %e, "the dashboard's broker poller panicked");
     }
     served
 }

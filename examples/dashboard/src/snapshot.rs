@@ -11,8 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use dcy::{ServiceEntry, Status};
 use serde::{Deserialize, Serialize};
 
-/// Longest check output kept, in characters.
-pub const OUTPUT_MAX_CHARS: usize = 200;
+/// Longest check output kept, in characters: Consul's own limit for a
+/// check's output (4 KB by default), so the page can show all of it (the
+/// useful end of an error, such as "Connection refused", comes last).
+pub const OUTPUT_MAX_CHARS: usize = 4096;
 
 /// Everything the page shows at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,9 @@ pub struct Snapshot {
     pub omitted_services: usize,
     /// Most samples a service's history holds.
     pub history_capacity: usize,
+    /// The broker's streams, when Consul lists broker nodes.
+    #[serde(default)]
+    pub broker: Option<crate::broker::BrokerView>,
 }
 
 /// How fresh the data is, from the catalog watch's status.
@@ -208,6 +213,9 @@ pub struct Tick {
     pub freshness: Freshness,
     /// The sample just added to each service's history.
     pub samples: BTreeMap<String, Sample>,
+    /// The broker's streams as of this tick, when Consul lists broker nodes.
+    #[serde(default)]
+    pub broker: Option<crate::broker::BrokerView>,
 }
 
 /// A bounded history of samples: the oldest goes when it is full.
@@ -423,9 +431,12 @@ mod tests {
     fn truncation_respects_characters() {
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(truncate("ééééé", 3), "ééé…");
+        assert_eq!(truncate(&"x".repeat(500), 200).chars().count(), 201);
         assert_eq!(
-            truncate(&"x".repeat(500), OUTPUT_MAX_CHARS).chars().count(),
-            201
+            truncate(&"x".repeat(5000), OUTPUT_MAX_CHARS)
+                .chars()
+                .count(),
+            OUTPUT_MAX_CHARS + 1
         );
     }
 

@@ -40,8 +40,8 @@ fn binary(var: &str, default: &str, package: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         path.is_file(),
-        "{} not found: install Debian's `{package}` package \
-         (apt-get install -y chromium chromium-driver) or set {var}",
+        "{} not found: run .ci/test, which installs what the tests need \
+         (or apt-get install -y chromium chromium-driver: Debian's `{package}`), or set {var}",
         path.display()
     );
     path
@@ -373,6 +373,62 @@ async fn the_page_follows_consul_live_in_chromium() {
         std::fs::write(&dest, &png).unwrap();
         eprintln!("screenshot: {}", dest.display());
     }
+
+    // A long failure whose useful end comes last: all of it on hover, and
+    // on a click, which stays open across the next snapshots.
+    let refused = "HTTP GET http://127.0.0.1:7102/health?probe=readiness&verbose=1&client=dashboard-browser-test: \
+                   error sending request for url (http://127.0.0.1:7102/health?probe=readiness&verbose=1&client=dashboard-browser-test): \
+                   client error (Connect): tcp connect error: Connection refused (os error 111)";
+    h.fail("worker-2", refused).await;
+    let out = r#"
+const c = document.querySelector('[data-instance="worker-2"] .check[data-status="critical"]');
+const o = c && c.querySelector('.cout');
+return o ? { title: c.title, text: o.textContent, open: c.classList.contains('open'),
+             clipped: o.scrollHeight > o.clientHeight + 1 || o.scrollWidth > o.clientWidth + 1 } : null;
+"#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let shown = loop {
+        let v = browser.js(out).await;
+        if v["text"].as_str() == Some(refused) {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the long output never showed: {v:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        shown["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("Connection refused (os error 111)"),
+        "hover shows all of it: {shown:#}"
+    );
+    assert_eq!(
+        shown["clipped"], true,
+        "closed, it is cut to two lines: {shown:#}"
+    );
+    browser
+        .js("document.querySelector('[data-instance=\"worker-2\"] .check[data-status=\"critical\"] .cout').click(); return null;")
+        .await;
+    // Another change: the page draws the instances again.
+    h.warn("worker-1", "p99 latency 610 ms (limit 500 ms)")
+        .await;
+    browser
+        .until("worker-1 warning", |v| shows(v, "worker-1", "warning"))
+        .await;
+    let opened = browser.js(out).await;
+    assert_eq!(
+        opened["open"], true,
+        "still open after a snapshot: {opened:#}"
+    );
+    assert_eq!(opened["clipped"], false, "open, nothing is cut: {opened:#}");
+    let png = browser.screenshot().await;
+    eprintln!(
+        "screenshot: {}",
+        save(&png, "dashboard-open-check.png").display()
+    );
 
     // Consul goes away: the page says so, with the age of its data.
     h.stop_agent().await;

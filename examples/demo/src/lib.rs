@@ -4,23 +4,51 @@
 //! Consul at `CONSUL_HTTP_ADDR`; the sensor, the workers (as child processes,
 //! so they can really be killed), the app, templater rendering an nginx
 //! upstream list (and nginx itself when it is installed), and the dashboard.
-//! It prints the URLs and a live line of progress, takes keys to add, kill
-//! and restart workers, and on Ctrl-C stops everything, deregistered.
+//! Every service it starts carries the tag [`TAG`] and calls only services
+//! carrying it, so a shared Consul's other `worker`s are never used.
+//!
+//! It prints the URLs and a live line of progress (what the services,
+//! templater and nginx say goes to a log file the banner names). On a
+//! terminal it takes single keys: `a` adds a worker, `k` kills one, `r`
+//! restarts it, `q` quits. `q`, Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop
+//! everything, deregistered, within a second; a temporary directory is
+//! removed. With stdin not a terminal there are no keys, and end of input
+//! does not stop it.
+//!
+//! With `--transport nats` the services talk only through a NATS cluster
+//! the demo starts ([`messaging`]): three nodes, each run and registered by
+//! registrar; `n` kills a node, `r` restarts what was killed last.
 #![warn(missing_docs)]
 
+mod log;
+mod messaging;
+mod progress;
 mod proxy;
+mod roles;
+mod tasks;
+mod terminal;
+mod workers;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use tokio::io::AsyncBufReadExt;
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::log::Log;
+use crate::tasks::{start_in_process, stop_signals, Task, WorkDir};
+use crate::terminal::Key;
+use crate::workers::Workers;
+
+/// The tag of every service the demo starts, and what its services require
+/// of the services they call.
+pub const TAG: &str = "dcy-demo";
+
+/// How long stopping may take, start to end (the issue's promise is 1 s).
+const STOP_WITHIN: Duration = Duration::from_millis(800);
 
 /// `demo` flags.
 #[derive(Debug, Parser)]
@@ -50,15 +78,22 @@ pub struct Args {
     /// Do not start nginx even when it is installed.
     #[arg(long = "no-nginx")]
     pub no_nginx: bool,
-    /// Kill a worker every this many seconds and restart it half as long later.
+    /// Kill a worker every this many seconds and restart it half as long
+    /// later (the killed instance is deregistered then).
     #[arg(long, value_parser = gocompat::duration::parse)]
     pub chaos: Option<Duration>,
-    /// Directory for rendered files (default: a temporary one).
+    /// Directory for rendered files and the log, kept after the demo
+    /// (default: a temporary one, removed on exit).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Check interval of the services' HTTP checks.
     #[arg(long = "check-interval", default_value = "1s", value_parser = gocompat::duration::parse)]
     pub check_interval: Duration,
+    /// How the sensor, the workers and the app talk: `http` (they call
+    /// each other) or `nats` (only through a NATS cluster of three nodes
+    /// the demo starts, each registered by registrar).
+    #[arg(long, value_enum, default_value_t = bus::Transport::Http)]
+    pub transport: bus::Transport,
 }
 
 /// Internal roles of the demo binary.
@@ -69,380 +104,489 @@ pub enum Role {
     Worker(worker::Args),
 }
 
-/// A worker child process.
-struct WorkerProc {
-    child: Child,
-    n: usize,
-    /// Its service ID (`worker-<port>`), known once it is listening.
-    id: String,
-}
-
-/// Starts a worker process and waits until it is registered.
-async fn spawn_worker(consul: &str, n: usize, check: Duration) -> anyhow::Result<WorkerProc> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args([
-            "worker",
-            "--http-addr",
-            consul,
-            "--check-interval",
-            &format!("{}ms", check.as_millis()),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let out = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("worker #{n}: no stdout"))?;
-    let mut lines = tokio::io::BufReader::new(out).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .map_err(|_| anyhow::anyhow!("worker #{n} did not start within 30s"))??
-        .ok_or_else(|| anyhow::anyhow!("worker #{n} exited at start"))?;
-    let port = line
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    Ok(WorkerProc {
-        child,
-        n,
-        id: format!("worker-{port}"),
-    })
-}
-
-fn sigterm(child: &Child) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-}
-
-/// A service run in-process.
-struct Task {
-    stop: CancellationToken,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 fn service_args(consul: &str, check: Duration) -> kit::ServiceArgs {
     let mut s = kit::ServiceArgs::local(consul);
     s.check_interval = check;
+    s.tag = Some(TAG.to_string());
     s
 }
 
-async fn start_in_process<F, Fut>(name: &str, run: F) -> anyhow::Result<(Task, SocketAddr)>
-where
-    F: FnOnce(CancellationToken, oneshot::Sender<SocketAddr>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let stop = CancellationToken::new();
-    let (tx, rx) = oneshot::channel();
-    let handle = tokio::spawn(run(stop.clone(), tx));
-    match tokio::time::timeout(Duration::from_secs(60), rx).await {
-        Ok(Ok(addr)) => Ok((Task { stop, handle }, addr)),
-        _ => {
-            stop.cancel();
-            match handle.await {
-                Ok(Err(e)) => Err(e.context(format!("starting {name}"))),
-                _ => anyhow::bail!("{name} did not start"),
-            }
-        }
-    }
-}
-
-/// What the progress line shows.
+/// What has been started, so that a stop in the middle of the start stops
+/// what is there.
 #[derive(Default)]
-struct Progress {
-    workers: usize,
-    passing: usize,
-    ok: u64,
-    failed: u64,
+struct Demo {
+    agent: Option<devagent::AgentHandle>,
+    client: Option<dcy::Client>,
+    consul: String,
+    sensor: Option<Task>,
+    workers: Option<Workers>,
+    app: Option<(Task, SocketAddr)>,
+    dashboard: Option<(Task, SocketAddr)>,
+    proxy: Option<proxy::Proxy>,
+    cluster: Option<bus::cluster::Cluster>,
 }
 
-async fn poll_progress(
-    client: &dcy::Client,
-    app: SocketAddr,
-    http: &reqwest::Client,
-    p: &Mutex<Progress>,
-) {
-    let all = client
-        .health_service("worker", &dcy::QueryOptions::default())
-        .await;
-    let stats: Option<app::Stats> = match http.get(format!("http://{app}/stats")).send().await {
-        Ok(r) => r.json().await.ok(),
-        Err(_) => None,
-    };
-    let mut p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Ok((entries, _)) = all {
-        p.workers = entries.len();
-        p.passing = entries
-            .iter()
-            .filter(|e| e.aggregated_status() == dcy::Status::Passing)
-            .count();
-    }
-    if let Some(s) = stats {
-        p.ok = s.ok;
-        p.failed = s.failed;
-    }
-}
-
-/// Runs the demo until Ctrl-C (or `q`).
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let (agent, consul) = match &args.consul {
-        Some(addr) => (None, addr.clone()),
-        None => {
-            let agent = match devagent::Agent::builder()
-                .http_port(args.http_port)
-                .dns_port(args.dns_port)
-                .start()
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!(
-                        "ports {}/{} are taken ({e}); using free ports",
-                        args.http_port, args.dns_port
-                    );
-                    devagent::Agent::builder()
-                        .http_port(0)
-                        .dns_port(0)
-                        .start()
-                        .await?
-                }
-            };
-            let url = agent.http_url();
-            (Some(agent), url)
-        }
-    };
-    let client = dcy::Client::new(dcy::Config::builder().address(&consul).build()?)?;
-    let check = args.check_interval;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("dcy-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-
-    let mut tasks = Vec::new();
-    let c = consul.clone();
-    let (sensor, _) = start_in_process("sensor", move |stop, tx| async move {
-        sensor::run(
-            sensor::Args {
-                service: service_args(&c, check),
-            },
-            async move { stop.cancelled().await },
-            move |a| {
-                let _ = tx.send(a);
-            },
-        )
-        .await
-    })
-    .await?;
-    tasks.push(sensor);
-    let mut workers: Vec<WorkerProc> = Vec::new();
-    for n in 0..args.workers {
-        workers.push(spawn_worker(&consul, n + 1, check).await?);
-    }
-    let c = consul.clone();
-    let (app_task, app_addr) = start_in_process("app", move |stop, tx| async move {
-        let a = app::Args {
-            service: service_args(&c, check),
-            interval: Duration::from_millis(2),
-            concurrency: 4,
-            wait_for: Duration::from_secs(30),
+impl Demo {
+    /// Starts everything and waits until every service passes.
+    async fn start(&mut self, args: &Args, dir: &Path, log: &Log) -> anyhow::Result<()> {
+        let consul = match &args.consul {
+            Some(addr) => addr.clone(),
+            None => {
+                let agent = match devagent::Agent::builder()
+                    .http_port(args.http_port)
+                    .dns_port(args.dns_port)
+                    .start()
+                    .await
+                {
+                    Ok(a) => a,
+                    Err(e) => {
+                        println!(
+                            "ports {}/{} are taken ({e}); using free ports",
+                            args.http_port, args.dns_port
+                        );
+                        devagent::Agent::builder()
+                            .http_port(0)
+                            .dns_port(0)
+                            .start()
+                            .await?
+                    }
+                };
+                let url = agent.http_url();
+                self.agent = Some(agent);
+                url
+            }
         };
-        app::run(a, async move { stop.cancelled().await }, move |addr| {
-            let _ = tx.send(addr);
-        })
-        .await
-    })
-    .await?;
-    tasks.push(app_task);
-    let c = consul.clone();
-    let (dash_task, dash_addr) = start_in_process("dashboard", move |stop, tx| async move {
-        let interval = format!("{}ms", check.as_millis());
-        let a = <dashboard::Args as Parser>::try_parse_from([
-            "dashboard",
-            "--http-addr",
-            &c,
-            "--check-interval",
-            &interval,
-        ])?;
-        dashboard::run(a, async move { stop.cancelled().await }, move |addr| {
-            let _ = tx.send(addr);
-        })
-        .await
-    })
-    .await?;
-    tasks.push(dash_task);
-    let mut proxy = proxy::Proxy::start(&consul, &dir, args.nginx_port, !args.no_nginx).await?;
-
-    // Every service passing: the sensor, the workers, the app, the dashboard.
-    let want = 3 + args.workers;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (list, _) = client
-            .health_state("passing", &dcy::QueryOptions::default())
-            .await?;
-        let passing = list.iter().filter(|c| !c.service_id.is_empty()).count();
-        if passing >= want || Instant::now() > deadline {
-            break;
+        self.consul.clone_from(&consul);
+        let client = dcy::Client::new(dcy::Config::builder().address(&consul).build()?)?;
+        self.client = Some(client.clone());
+        let check = args.check_interval;
+        let transport = args.transport;
+        if transport == bus::Transport::Nats {
+            self.cluster = Some(messaging::start(&consul, dir, check, TAG, log).await?);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        let c = consul.clone();
+        let sensor = || {
+            let c = c.clone();
+            start_in_process("sensor", move |stop, tx| async move {
+                sensor::run(
+                    sensor::Args {
+                        transport,
+                        ..sensor::Args::new(service_args(&c, check))
+                    },
+                    async move { stop.cancelled().await },
+                    move |a| {
+                        let _ = tx.send(a);
+                    },
+                )
+                .await
+            })
+        };
+        // Over HTTP the app waits for the sensor; over the broker the
+        // sensor comes last, so that its first readings find the workers.
+        let nats = transport == bus::Transport::Nats;
+        if !nats {
+            self.sensor = Some(sensor().await?.0);
+        }
+        let workers = self
+            .workers
+            .insert(Workers::new(&consul, check, TAG, transport));
+        for _ in 0..args.workers {
+            workers.start(None, log).await?;
+        }
+        let c = consul.clone();
+        self.app = Some(
+            start_in_process("app", move |stop, tx| async move {
+                let a = app::Args {
+                    interval: Duration::from_millis(2),
+                    concurrency: 4,
+                    wait_for: Duration::from_secs(30),
+                    transport,
+                    ..app::Args::new(service_args(&c, check))
+                };
+                app::run(a, async move { stop.cancelled().await }, move |addr| {
+                    let _ = tx.send(addr);
+                })
+                .await
+            })
+            .await?,
+        );
+        if nats {
+            self.sensor = Some(sensor().await?.0);
+        }
+        let c = consul.clone();
+        self.dashboard = Some(
+            start_in_process("dashboard", move |stop, tx| async move {
+                let a = dashboard::Args::new(service_args(&c, check));
+                dashboard::run(a, async move { stop.cancelled().await }, move |addr| {
+                    let _ = tx.send(addr);
+                })
+                .await
+            })
+            .await?,
+        );
+        self.proxy =
+            Some(proxy::Proxy::start(&consul, dir, args.nginx_port, !args.no_nginx, log).await?);
+
+        // Every service passing: the sensor, the workers, the app, the
+        // dashboard (and the broker nodes, passing already).
+        let nodes = self.cluster.as_ref().map_or(0, |_| messaging::NODES);
+        let want = 3 + args.workers + nodes;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if progress::passing_services(&client, TAG).await? >= want {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!(
+                    "not every service passed within 30s (the log: {})",
+                    log.path().display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
+
+    /// Stops everything (bounded by [`STOP_WITHIN`]), the app first so that
+    /// nothing calls a worker that is going away; returns how many of the
+    /// demo's services are left registered (`None` when Consul did not say).
+    async fn stop(mut self) -> Option<usize> {
+        let step = STOP_WITHIN / 4;
+        if let Some((app, _)) = self.app.take() {
+            app.stop("the app", step).await;
+        }
+        let client = self.client.clone();
+        if let (Some(w), Some(c)) = (self.workers.as_mut(), &client) {
+            w.stop(c, step).await;
+        }
+        let others = [self.sensor.take(), self.dashboard.take().map(|(t, _)| t)];
+        let stops = others
+            .into_iter()
+            .flatten()
+            .map(|t| t.stop("a service", step));
+        let proxy = async {
+            if let Some(p) = self.proxy.as_mut() {
+                p.stop(step).await;
+            }
+        };
+        tokio::join!(futures_util::future::join_all(stops), proxy);
+        // The broker last: nothing uses it now. Each registrar passes
+        // SIGTERM on to its node and deregisters it.
+        if let Some(c) = self.cluster.as_mut() {
+            c.stop(step).await;
+        }
+        let left = match &client {
+            Some(c) => progress::registered_services(c, TAG).await.ok(),
+            None => Some(0),
+        };
+        if let Some(a) = self.agent.take() {
+            let _ = tokio::time::timeout(step, a.shutdown()).await;
+        }
+        left
+    }
+}
+
+/// Runs the demo until `q`, Ctrl-C or a stop signal.
+///
+/// `keys` are the terminal's ([`terminal`]); `None` when stdin is not a
+/// terminal. Rendered files and the log go to `dir`.
+async fn run(
+    args: Args,
+    dir: &Path,
+    log: &Log,
+    keys: Option<mpsc::UnboundedReceiver<Key>>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let stop = CancellationToken::new();
+    let signals = stop_signals()?;
+    let s = stop.clone();
+    tokio::spawn(async move {
+        signals.await;
+        s.cancel();
+    });
+    let mut demo = Demo::default();
+    let start = tokio::select! {
+        r = demo.start(&args, dir, log) => r,
+        _ = stop.cancelled() => Err(anyhow::anyhow!("stopped while starting")),
+    };
+    if let Err(e) = start {
+        demo.stop().await;
+        return Err(e);
+    }
+    let (Some(client), Some((_, app_addr)), Some((_, dash_addr))) = (
+        demo.client.clone(),
+        demo.app.as_ref(),
+        demo.dashboard.as_ref(),
+    ) else {
+        anyhow::bail!("the demo did not start");
+    };
+    let (app_addr, dash_addr) = (*app_addr, *dash_addr);
+    banner(
+        &demo,
+        &args,
+        started,
+        dash_addr,
+        app_addr,
+        log,
+        keys.is_some(),
+    );
+    let outcome = drive(&mut demo, &args, &client, app_addr, log, keys, &stop).await;
+    println!("\n  stopping: deregistering everything");
+    let stopping = Instant::now();
+    let left = demo.stop().await;
+    match left {
+        Some(n) => println!(
+            "  stopped in {} ({n} services left registered)",
+            gocompat::duration::human(stopping.elapsed())
+        ),
+        None => println!(
+            "  stopped in {} (Consul did not say what is left registered)",
+            gocompat::duration::human(stopping.elapsed())
+        ),
+    }
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn banner(
+    demo: &Demo,
+    args: &Args,
+    started: Instant,
+    dash_addr: SocketAddr,
+    app_addr: SocketAddr,
+    log: &Log,
+    keys: bool,
+) {
+    let consul = &demo.consul;
     let ready_ms = started.elapsed().as_millis();
-    let dns = agent.as_ref().and_then(devagent::AgentHandle::dns_addr);
     println!("\ndcy demo: every service passing {ready_ms} ms after start (Ctrl-C to stop)");
-    println!("  Consul API  {consul}   e.g. curl '{consul}/v1/health/service/worker?passing'");
-    if let Some(d) = dns {
+    println!(
+        "  Consul API  {consul}   e.g. curl '{consul}/v1/health/service/worker?passing&tag={TAG}'"
+    );
+    if let Some(d) = demo
+        .agent
+        .as_ref()
+        .and_then(devagent::AgentHandle::dns_addr)
+    {
         println!(
-            "  Consul DNS  dig @{} -p {} worker.service.consul SRV",
+            "  Consul DNS  dig @{} -p {} {TAG}.worker.service.consul SRV",
             d.ip(),
             d.port()
         );
     }
     println!("  Dashboard   http://{dash_addr}/");
     println!("  App stats   http://{app_addr}/stats");
-    println!("  {}", proxy.describe());
-    println!("  keys: a + Enter adds a worker, k kills one (SIGKILL), r restarts it, q quits\n");
-
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        kit::shutdown_signal().await;
-        s.cancel();
-    });
-    let (keys_tx, mut keys) = tokio::sync::mpsc::unbounded_channel::<String>();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(l)) = lines.next_line().await {
-            if keys_tx.send(l.trim().to_string()).is_err() {
-                return;
-            }
+    if let Some(p) = &demo.proxy {
+        println!("  {}", p.describe());
+    }
+    if let Some(c) = &demo.cluster {
+        for line in messaging::describe(c) {
+            println!("{line}");
         }
-    });
-    let progress = Arc::new(Mutex::new(Progress::default()));
+    }
+    let kept = if args.dir.is_some() {
+        "kept"
+    } else {
+        "removed on exit; --dir DIR keeps it"
+    };
+    println!(
+        "  Log         {} (the services, templater and nginx; {kept})",
+        log.path().display()
+    );
+    if keys && demo.cluster.is_some() {
+        println!(
+            "  keys: a adds a worker, k kills a worker (SIGKILL), n kills a broker node (SIGKILL), r restarts what was killed last, q or Ctrl-C quits\n"
+        );
+    } else if keys {
+        println!(
+            "  keys: a adds a worker, k kills one (SIGKILL), r restarts it, q or Ctrl-C quits\n"
+        );
+    } else {
+        println!("  keys: none (stdin is not a terminal); Ctrl-C or SIGTERM stops the demo\n");
+    }
+}
+
+/// The running demo: progress, keys, chaos; until `q` or `stop`.
+async fn drive(
+    demo: &mut Demo,
+    args: &Args,
+    client: &dcy::Client,
+    app_addr: SocketAddr,
+    log: &Log,
+    keys: Option<mpsc::UnboundedReceiver<Key>>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let check = args.check_interval;
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_millis(400))
         .build()?;
+    let mut progress =
+        progress::Progress::new(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut chaos = args
         .chaos
         .map(|d| tokio::time::interval_at(tokio::time::Instant::now() + d, d));
-    let mut killed: Vec<(usize, String)> = Vec::new();
     let mut restart_at: Option<tokio::time::Instant> = None;
-    let mut next_n = args.workers + 1;
-    let mut last_ok = 0u64;
+    let mut keys = keys;
+    let Some(workers) = demo.workers.as_mut() else {
+        anyhow::bail!("no workers");
+    };
+    // What the keys killed, last first, for `r`.
+    let mut killed: Vec<Killed> = Vec::new();
     loop {
         tokio::select! {
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {
-                poll_progress(&client, app_addr, &http, &progress).await;
-                let p = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let rate = (p.ok.saturating_sub(last_ok)) * 2;
-                last_ok = p.ok;
-                print!("\r  workers {}/{} passing | app ok {} failed {} ({rate}/s) | {}   ", p.passing, p.workers, p.ok, p.failed, proxy.status());
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
+                let upstreams = demo.proxy.as_ref().map(proxy::Proxy::status).unwrap_or_default();
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = progress.poll(client, app_addr, &http, TAG, demo.cluster.is_some()) => progress.print(&upstreams),
+                }
             }
             _ = async { match chaos.as_mut() { Some(c) => { c.tick().await; } None => std::future::pending().await } } => {
-                if let Some(mut w) = workers.pop() {
-                    let _ = w.child.start_kill();
-                    let _ = w.child.wait().await;
-                    println!("\n  chaos: killed worker #{} with SIGKILL", w.n);
-                    killed.push((w.n, w.id.clone()));
+                if let Some(n) = workers.kill().await {
+                    println!("\n  chaos: killed worker #{n} with SIGKILL");
                     restart_at = Some(tokio::time::Instant::now() + args.chaos.unwrap_or_default() / 2);
                 }
             }
             _ = async { match restart_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 restart_at = None;
-                workers.push(spawn_worker(&consul, next_n, check).await?);
-                println!("\n  chaos: started worker #{next_n}");
-                next_n += 1;
+                if let Some(n) = workers.restart(client, log).await? {
+                    println!("\n  chaos: deregistered the killed worker #{n} and started it again");
+                }
             }
-            key = keys.recv() => match key.as_deref() {
-                Some("a") => {
-                    workers.push(spawn_worker(&consul, next_n, check).await?);
-                    println!("\n  started worker #{next_n}");
-                    next_n += 1;
+            key = async { match keys.as_mut() { Some(k) => k.recv().await, None => std::future::pending().await } } => match key {
+                Some(Key::Add) => {
+                    let n = workers.start(None, log).await?;
+                    println!("\n  started worker #{n}");
                 }
-                Some("k") => {
-                    if let Some(mut w) = workers.pop() {
-                        let _ = w.child.start_kill();
-                        let _ = w.child.wait().await;
-                        killed.push((w.n, w.id.clone()));
-                        println!("\n  killed worker #{} with SIGKILL: its check fails within {check:?} and traffic moves", w.n);
+                Some(Key::Kill) => {
+                    if let Some(n) = workers.kill().await {
+                        killed.push(Killed::Worker);
+                        if demo.cluster.is_some() {
+                            println!(
+                                "\n  killed worker #{n} with SIGKILL: the readings it held unacknowledged go to another worker after {} (r restarts it)",
+                                gocompat::duration::human(bus::streams::WORKERS_ACK_WAIT)
+                            );
+                        } else {
+                            println!(
+                                "\n  killed worker #{n} with SIGKILL: its check fails within {} and traffic moves (r restarts it)",
+                                gocompat::duration::human(check)
+                            );
+                        }
                     }
                 }
-                Some("r") => {
-                    if let Some((n, old_id)) = killed.pop() {
-                        // The killed instance never deregistered: clear it, start a new one.
-                        let _ = client.deregister_service(&old_id).await;
-                        workers.push(spawn_worker(&consul, n, check).await?);
-                        println!("\n  restarted worker #{n}");
+                Some(Key::KillNode) => match demo.cluster.as_mut() {
+                    None => println!("\n  n kills a broker node with --transport nats; this demo runs over HTTP"),
+                    Some(cluster) => match messaging::kill(cluster).await? {
+                        Some(i) => {
+                            killed.push(Killed::Node(i));
+                            let left = cluster.running().len();
+                            println!(
+                                "\n  killed broker node nats-{} with SIGKILL: registrar deregistered it, its clients reconnect to a node Consul lists; {left} of {} left{} (r restarts it)",
+                                i + 1,
+                                messaging::NODES,
+                                if left * 2 <= messaging::NODES { ", too few for JetStream to take messages until one is back" } else { "" }
+                            );
+                        }
+                        None => println!("\n  no broker node is running (r restarts one)"),
+                    },
+                },
+                Some(Key::Restart) => match (killed.pop(), demo.cluster.as_mut()) {
+                    (Some(Killed::Node(i)), Some(cluster)) => {
+                        if messaging::restart(cluster, i, stop).await? {
+                            println!("\n  restarted broker node nats-{}: it rejoined and passes", i + 1);
+                        }
                     }
-                }
-                Some("q") | None => break,
-                _ => {}
+                    _ => {
+                        if let Some(n) = workers.restart(client, log).await? {
+                            println!("\n  restarted worker #{n}");
+                        }
+                    }
+                },
+                Some(Key::Quit) => return Ok(()),
+                // The terminal is gone: no more keys, but no reason to stop.
+                None => keys = None,
             }
         }
     }
-    println!("\n  stopping: deregistering everything");
-    // The app first, so nothing calls a worker that is going away.
-    let mut tasks = tasks.into_iter();
-    let (sensor_task, app_task, dash_task) = (tasks.next(), tasks.next(), tasks.next());
-    if let Some(t) = &app_task {
-        t.stop.cancel();
-    }
-    if let Some(t) = app_task {
-        let _ = t.handle.await;
-    }
-    for w in &workers {
-        sigterm(&w.child);
-    }
-    for w in &mut workers {
-        let _ = tokio::time::timeout(Duration::from_secs(5), w.child.wait()).await;
-    }
-    // Workers killed with SIGKILL never deregistered themselves.
-    for (_, id) in &killed {
-        let _ = client.deregister_service(id).await;
-    }
-    let tasks: Vec<Task> = [sensor_task, dash_task].into_iter().flatten().collect();
-    for t in &tasks {
-        t.stop.cancel();
-    }
-    for t in tasks {
-        match t.handle.await {
-            Ok(Err(e)) => eprintln!("  a service stopped with an error: {e:#}"),
-            Err(e) => eprintln!("  a service panicked: {e}"),
-            Ok(Ok(())) => {}
-        }
-    }
-    proxy.stop().await;
-    let left = client.agent_services().await.map(|s| s.len()).unwrap_or(0);
-    if let Some(a) = agent {
-        a.shutdown().await;
-    }
-    println!("  stopped ({left} services left registered)");
-    Ok(())
+}
+
+/// What a key killed.
+enum Killed {
+    Worker,
+    Node(usize),
 }
 
 /// The binary's entry point.
-pub fn main() -> std::process::ExitCode {
+pub fn main() -> ExitCode {
+    // `demo registrar ...`: registrar's own command line, as its binary.
+    if std::env::args().nth(1).as_deref() == Some("registrar") {
+        return roles::registrar(std::env::args().skip(1).collect());
+    }
     let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
     if let Some(Role::Worker(w)) = args.role {
-        // Die with the demo, even if it is killed.
-        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
-        return kit::main(|| {
-            worker::run(w, kit::shutdown_signal(), |addr| {
-                println!("worker listening on {addr}")
-            })
-        });
+        return roles::worker(w);
     }
-    kit::main(|| run(args))
+    let dir = match WorkDir::new(args.dir.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            let which = args
+                .dir
+                .as_ref()
+                .map_or("a temporary directory".to_string(), |d| {
+                    d.display().to_string()
+                });
+            eprintln!("error: creating {which}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = match Log::create(&dir.path().join("demo.log")) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error: creating {}: {e}",
+                dir.path().join("demo.log").display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = log.init_tracing() {
+        eprintln!("error: logging to {}: {e}", log.path().display());
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let terminal = terminal::Keys::start(tx);
+    let keys = terminal.as_ref().map(|_| rx);
+    let result = runtime.block_on(run(args, dir.path(), &log, keys));
+    // Nothing the demo waits for is left; do not wait for blocking reads.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    drop(terminal);
+    let code = match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let tail = log.tail(20);
+            if !tail.is_empty() {
+                let kept = match &dir {
+                    WorkDir::Given(_) => "kept",
+                    WorkDir::Temporary(_) => "removed now with its directory; --dir DIR keeps it",
+                };
+                eprintln!("the log's last lines ({}, {kept}):", log.path().display());
+                for l in tail {
+                    eprintln!("  {l}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    };
+    drop(dir);
+    code
 }

@@ -1,5 +1,11 @@
-//! templater rendering nginx's upstream list from the healthy workers, and
-//! nginx itself when it is installed (else the rendered file is the output).
+//! templater rendering nginx's upstream list from the demo's healthy
+//! workers, and nginx itself when it is installed (else the rendered file is
+//! the output).
+//!
+//! nginx starts first, on a placeholder upstream list, and templater only
+//! once nginx has written its PID file: templater's first render is followed
+//! by `nginx -s reload`, which needs a running nginx. What nginx and the
+//! reload commands print goes to the demo's log.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,16 +16,28 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::log::Log;
+
 const UPSTREAMS: &str = "upstream workers {
-{% for s in service(name=\"worker\") %}  server {{ s.Address }}:{{ s.Port }}; # {{ s.ID }}
+{% for s in service(name=\"worker\", tag=\"dcy-demo\") %}  server {{ s.Address }}:{{ s.Port }}; # {{ s.ID }}
 {% else %}  server 127.0.0.1:9 down; # no healthy worker
 {% endfor %}}
 ";
 
+/// The upstream list before templater's first render.
+const PLACEHOLDER: &str = "upstream workers {\n  server 127.0.0.1:9 down; # not rendered yet\n}\n";
+
+/// Why nginx is not running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NoNginx {
+    NotInstalled,
+    NotWanted,
+}
+
 /// templater, and nginx when present.
 pub(crate) struct Proxy {
     upstreams: PathBuf,
-    nginx: Option<(Child, u16, String)>,
+    nginx: Result<(Child, u16), NoNginx>,
     templater_stop: CancellationToken,
     templater: tokio::task::JoinHandle<templater::Result<i32>>,
     events: mpsc::UnboundedSender<templater::runner::Event>,
@@ -58,36 +76,93 @@ fn nginx_conf(dir: &Path, port: u16) -> String {
     )
 }
 
+/// A shell-quoted path for templater's command lines (run with `sh -c`).
+fn quoted(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
 impl Proxy {
+    /// Starts nginx (when installed and wanted) and templater.
     pub(crate) async fn start(
         consul: &str,
         dir: &Path,
         port: u16,
         want_nginx: bool,
+        log: &Log,
     ) -> anyhow::Result<Proxy> {
         std::fs::create_dir_all(dir.join("tmp"))?;
         let upstreams = dir.join("upstreams.conf");
         std::fs::write(dir.join("upstreams.tmpl"), UPSTREAMS)?;
-        let nginx = if want_nginx { find_nginx() } else { None };
+        std::fs::write(&upstreams, PLACEHOLDER)?;
+        let nginx = match (want_nginx, find_nginx()) {
+            (false, _) => Err(NoNginx::NotWanted),
+            (true, None) => Err(NoNginx::NotInstalled),
+            (true, Some(ngx)) => Ok(ngx),
+        };
         let port = free_port(port);
         let mut template = format!(
             "template {{\n  source = \"{}\"\n  destination = \"{}\"\n  wait = \"100ms:1s\"\n",
             dir.join("upstreams.tmpl").display(),
             upstreams.display()
         );
-        if let Some(ngx) = &nginx {
-            let conf = dir.join("nginx.conf");
-            std::fs::write(&conf, nginx_conf(dir, port))?;
-            let base = format!(
-                "{} -p {} -c {}",
-                ngx.display(),
-                dir.display(),
-                conf.display()
-            );
-            template.push_str(&format!(
-                "  check_command = \"{base} -t -q\"\n  command = \"{base} -s reload\"\n"
-            ));
-        }
+        let nginx = match nginx {
+            Ok(ngx) => {
+                let conf = dir.join("nginx.conf");
+                std::fs::write(&conf, nginx_conf(dir, port))?;
+                let base = format!("{} -p {} -c {}", quoted(&ngx), quoted(dir), quoted(&conf));
+                let to_log = format!(">>{} 2>&1", quoted(log.path()));
+                // The check runs before the new upstreams replace the live
+                // ones: nginx checks a copy of its config that includes the
+                // new file ({{path}}).
+                let check = format!(
+                    "sed 's#include {d}/upstreams.conf;#include {{{{path}}}};#' {conf} > {copy} && {ngx} -p {dq} -c {copy} -t -q {to_log}",
+                    d = dir.display(),
+                    conf = quoted(&conf),
+                    copy = quoted(&dir.join("nginx-check.conf")),
+                    ngx = quoted(&ngx),
+                    dq = quoted(dir),
+                );
+                template.push_str(&format!(
+                    "  check_command = \"{check}\"\n  command = \"{base} -s reload {to_log}\"\n"
+                ));
+                let child = Command::new(&ngx)
+                    .args([
+                        "-p",
+                        &dir.display().to_string(),
+                        "-c",
+                        &conf.display().to_string(),
+                    ])
+                    .stdin(Stdio::null())
+                    .stdout(log.stdio()?)
+                    .stderr(log.stdio()?)
+                    .kill_on_drop(true)
+                    .spawn()?;
+                let pid_file = dir.join("nginx.pid");
+                let mut child = child;
+                let mut up = false;
+                for _ in 0..250 {
+                    if std::fs::metadata(&pid_file).is_ok_and(|m| m.len() > 0) {
+                        up = true;
+                        break;
+                    }
+                    if let Ok(Some(status)) = child.try_wait() {
+                        anyhow::bail!(
+                            "nginx exited at start ({status}); its errors are in {}",
+                            log.path().display()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if !up {
+                    anyhow::bail!(
+                        "nginx wrote no PID file within 5s; its errors are in {}",
+                        log.path().display()
+                    );
+                }
+                Ok((child, port))
+            }
+            Err(why) => Err(why),
+        };
         template.push_str("}\n");
         let cfg = dir.join("templater.hcl");
         std::fs::write(&cfg, template)?;
@@ -104,29 +179,13 @@ impl Proxy {
         let stop = CancellationToken::new();
         let (t, s) = (tx.clone(), stop.clone());
         let task = tokio::spawn(async move { templater::run(&cli.run, t, rx, s).await });
+        // The first render (bounded: templater may be waiting for Consul).
         for _ in 0..300 {
-            if upstreams.exists() {
+            if std::fs::read_to_string(&upstreams).is_ok_and(|t| t != PLACEHOLDER) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let nginx = match nginx {
-            Some(ngx) => {
-                let child = Command::new(&ngx)
-                    .args([
-                        "-p",
-                        &dir.display().to_string(),
-                        "-c",
-                        &dir.join("nginx.conf").display().to_string(),
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()?;
-                Some((child, port, ngx.display().to_string()))
-            }
-            None => None,
-        };
         Ok(Proxy {
             upstreams,
             nginx,
@@ -138,11 +197,18 @@ impl Proxy {
 
     pub(crate) fn describe(&self) -> String {
         match &self.nginx {
-            Some((_, port, _)) => format!(
+            Ok((_, port)) => format!(
                 "nginx       http://127.0.0.1:{port}/square?n=7   (upstreams rendered by templater: {})",
                 self.upstreams.display()
             ),
-            None => format!("upstreams   {} (rendered by templater; nginx is not installed)", self.upstreams.display()),
+            Err(why) => format!(
+                "upstreams   {} (rendered by templater; {})",
+                self.upstreams.display(),
+                match why {
+                    NoNginx::NotInstalled => "nginx is not installed: apt-get install nginx-light",
+                    NoNginx::NotWanted => "nginx not started: --no-nginx",
+                }
+            ),
         }
     }
 
@@ -156,7 +222,7 @@ impl Proxy {
             .unwrap_or(0);
         format!(
             "{} upstreams: {n}",
-            if self.nginx.is_some() {
+            if self.nginx.is_ok() {
                 "nginx"
             } else {
                 "rendered"
@@ -164,33 +230,21 @@ impl Proxy {
         )
     }
 
-    pub(crate) async fn stop(&mut self) {
-        if let Some((child, _, ngx)) = self.nginx.as_mut() {
-            let conf = self.upstreams.with_file_name("nginx.conf");
-            let prefix = conf
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            let _ = Command::new(ngx.as_str())
-                .args([
-                    "-p",
-                    &prefix,
-                    "-c",
-                    &conf.display().to_string(),
-                    "-s",
-                    "quit",
-                ])
-                .status()
-                .await;
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_err()
-            {
+    /// Stops nginx (SIGTERM: its fast shutdown; SIGKILL after `limit`) and templater.
+    pub(crate) async fn stop(&mut self, limit: Duration) {
+        if let Ok((child, _)) = self.nginx.as_mut() {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            if tokio::time::timeout(limit, child.wait()).await.is_err() {
                 let _ = child.kill().await;
             }
         }
         let _ = self.events.send(templater::runner::Event::Stop(0));
         self.templater_stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.templater).await;
+        let _ = tokio::time::timeout(limit, &mut self.templater).await;
     }
 }

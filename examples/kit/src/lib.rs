@@ -37,6 +37,11 @@ pub struct ServiceArgs {
     /// Interval of the agent's HTTP check on `/health`.
     #[arg(long = "check-interval", default_value = "1s", value_parser = gocompat::duration::parse)]
     pub check_interval: Duration,
+    /// A tag this service registers with and requires of the services it
+    /// calls, so that instances of the same names outside this deployment
+    /// (in a shared Consul) are never used. The demo sets `dcy-demo`.
+    #[arg(long)]
+    pub tag: Option<String>,
 }
 
 impl ServiceArgs {
@@ -51,6 +56,25 @@ impl ServiceArgs {
             port: 0,
             id: None,
             check_interval: Duration::from_secs(1),
+            tag: None,
+        }
+    }
+
+    /// The URL host that reaches `service` within this deployment: `worker`,
+    /// or with a tag `dcy-demo.worker.service.consul` (Consul's DNS form,
+    /// which dcy's HTTP client resolves to the tagged instances only).
+    pub fn service_host(&self, service: &str) -> String {
+        match &self.tag {
+            Some(tag) => format!("{tag}.{service}.service.consul"),
+            None => service.to_string(),
+        }
+    }
+
+    /// Which instances of the services this one calls it may use.
+    pub fn service_options(&self) -> dcy::ServiceOptions {
+        match &self.tag {
+            Some(tag) => dcy::ServiceOptions::default().tag(tag),
+            None => dcy::ServiceOptions::default(),
         }
     }
 
@@ -130,7 +154,7 @@ pub async fn serve(
                 .initial_status(dcy::Status::Passing),
         )
         .deregister_critical_after(Duration::from_secs(60));
-    for t in tags {
+    for t in tags.iter().copied().chain(args.tag.as_deref()) {
         reg = reg.tag(t);
     }
     let registration = reg.register(client).await?;

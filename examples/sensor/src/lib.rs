@@ -1,6 +1,12 @@
-//! The sensor: produces readings (`GET /reading`) for the app to square.
-//! It registers through `dcy` as `sensor` with an HTTP check.
+//! The sensor: produces readings for the app to square. It registers
+//! through `dcy` as `sensor` with an HTTP check.
+//!
+//! Over HTTP (the default) it answers `GET /reading`. With `--transport
+//! nats` it publishes readings to the broker it finds through dcy
+//! ([`publish`]), and `GET /stats` says how many the broker has taken.
 #![warn(missing_docs)]
+
+pub mod publish;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +27,37 @@ pub struct Args {
     /// Service flags.
     #[command(flatten)]
     pub service: kit::ServiceArgs,
+    /// How readings reach the workers: `http` (they are fetched from
+    /// `/reading`) or `nats` (published to the broker found through dcy).
+    #[arg(long, value_enum, default_value_t = bus::Transport::Http)]
+    pub transport: bus::Transport,
+    /// With `nats`: readings published per second (0: as fast as the
+    /// broker takes them, `--in-flight` at a time).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// With `nats`: readings to publish, then stop publishing (0: no end).
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
+    /// With `nats`: most readings published and not yet acknowledged.
+    #[arg(long = "in-flight", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub in_flight: u32,
+    /// With `nats`: how long to wait at start for a broker node in Consul.
+    #[arg(long = "wait-for", default_value = "30s", value_parser = gocompat::duration::parse)]
+    pub wait_for: std::time::Duration,
+}
+
+impl Args {
+    /// The defaults, with these service flags (HTTP).
+    pub fn new(service: kit::ServiceArgs) -> Args {
+        Args {
+            service,
+            transport: bus::Transport::Http,
+            rate: 200.0,
+            count: 0,
+            in_flight: 256,
+            wait_for: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// One reading.
@@ -56,6 +93,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    if args.transport == bus::Transport::Nats {
+        return publish::run(args, shutdown, ready).await;
+    }
     let client = args.service.client()?;
     let mut registry = Registry::with_prefix("sensor");
     let readings = Counter::default();

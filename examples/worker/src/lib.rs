@@ -1,6 +1,12 @@
 //! The worker: squares numbers (`GET /square?n=12`). Any number of them run;
 //! each registers through `dcy` as `worker` with an HTTP check.
+//!
+//! With `--transport nats` the workers take readings from the broker they
+//! find through dcy, all from one durable consumer (each reading goes to
+//! one of them), and publish the squares for the app ([`consume`]).
 #![warn(missing_docs)]
+
+pub mod consume;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +27,28 @@ pub struct Args {
     /// Service flags.
     #[command(flatten)]
     pub service: kit::ServiceArgs,
+    /// How readings arrive: `http` (`GET /square`) or `nats` (from the
+    /// broker found through dcy).
+    #[arg(long, value_enum, default_value_t = bus::Transport::Http)]
+    pub transport: bus::Transport,
+    /// With `nats`: readings squared at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// With `nats`: how long to wait at start for a broker node in Consul.
+    #[arg(long = "wait-for", default_value = "30s", value_parser = gocompat::duration::parse)]
+    pub wait_for: std::time::Duration,
+}
+
+impl Args {
+    /// The defaults, with these service flags (HTTP).
+    pub fn new(service: kit::ServiceArgs) -> Args {
+        Args {
+            service,
+            transport: bus::Transport::Http,
+            concurrency: 64,
+            wait_for: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// The question.
@@ -71,6 +99,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    if args.transport == bus::Transport::Nats {
+        return consume::run(args, shutdown, ready).await;
+    }
     let client = args.service.client()?;
     let mut registry = Registry::with_prefix("worker");
     let squares = Counter::default();

@@ -90,7 +90,7 @@ pub async fn dig_srv(dns: SocketAddr, name: &str) -> Vec<String> {
         ])
         .output()
         .await
-        .expect("dig is installed");
+        .expect("dig is not installed: run .ci/test, which installs what the tests need (or apt-get install dnsutils)");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))

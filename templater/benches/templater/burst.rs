@@ -18,6 +18,8 @@ pub(crate) struct Bursts {
     pub(crate) bursts: Vec<Burst>,
     pub(crate) startup_runs: usize,
     pub(crate) log_problems: usize,
+    /// `/health` during the fast bursts (1,000 templates rendered each).
+    pub(crate) health: Health,
 }
 
 pub(crate) async fn burst_bench(kv: &Kv, dir: &Path, bursts: usize) -> Result<Bursts> {
@@ -46,6 +48,7 @@ pub(crate) async fn burst_bench(kv: &Kv, dir: &Path, bursts: usize) -> Result<Bu
     settle(&runs_now, Duration::from_secs(30)).await;
     let startup_runs = runs_now().len();
     let mut out = Vec::new();
+    let mut health = Health::default();
     for b in 0..2 * bursts {
         let spread = b % 2 == 1;
         let value = format!("b{b}");
@@ -56,6 +59,11 @@ pub(crate) async fn burst_bench(kv: &Kv, dir: &Path, bursts: usize) -> Result<Bu
             .map_err(|e| err(format!("the clock is before 1970: {e}")))?
             .as_nanos();
         let started = Instant::now();
+        let probe = if spread {
+            None
+        } else {
+            Some(Probe::start(t.status)?)
+        };
         for k in 0..DEPS {
             if spread {
                 let at = started + SPREAD_GAP * k as u32;
@@ -68,6 +76,9 @@ pub(crate) async fn burst_bench(kv: &Kv, dir: &Path, bursts: usize) -> Result<Bu
         layout
             .wait_all(Duration::from_secs(20), &move |_| v.clone())
             .await?;
+        if let Some(p) = probe {
+            health.extend(p.finish()?);
+        }
         settle(&runs_now, Duration::from_secs(30)).await;
         let runs = runs_now();
         let run_at: Vec<Duration> = runs[before..]
@@ -96,6 +107,7 @@ pub(crate) async fn burst_bench(kv: &Kv, dir: &Path, bursts: usize) -> Result<Bu
         bursts: out,
         startup_runs,
         log_problems,
+        health,
     })
 }
 

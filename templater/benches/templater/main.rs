@@ -25,7 +25,13 @@
 //! binary cargo built for this bench), `TEMPLATER_BENCH_DIR` (where the
 //! templates and outputs go; default the system temporary directory),
 //! `TEMPLATER_BENCH_CHANGES` (default 10,000, at least 1,000),
-//! `TEMPLATER_BENCH_BURSTS` (default 5 of each shape), `BENCH_COMMIT`.
+//! `TEMPLATER_BENCH_BURSTS` (default 5 of each shape), `BENCH_COMMIT`,
+//! `TEMPLATER_BIN` (another templater binary to measure, e.g. an older
+//! build to compare with).
+//!
+//! While templater renders 1,000 templates (its first pass, and each fast
+//! burst), a thread of the bench probes its `/health` every 2 ms: the
+//! status listener must not wait for the renders.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -44,6 +50,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 mod burst;
+mod health;
 mod layout;
 mod procs;
 mod report;
@@ -51,13 +58,19 @@ mod steady;
 mod sys;
 
 use burst::*;
+use health::*;
 use layout::*;
 use procs::*;
 use report::*;
 use steady::*;
 use sys::*;
 
-const TEMPLATER: &str = env!("CARGO_BIN_EXE_templater");
+const BUILT_TEMPLATER: &str = env!("CARGO_BIN_EXE_templater");
+
+/// `TEMPLATER_BIN` (another build to compare), else the one cargo built.
+fn templater_bin() -> PathBuf {
+    std::env::var_os("TEMPLATER_BIN").map_or_else(|| PathBuf::from(BUILT_TEMPLATER), PathBuf::from)
+}
 const RESULTS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../benches/results/templater.md"
@@ -135,7 +148,7 @@ fn tmpfs_dir() -> Option<PathBuf> {
 fn devagent_bin() -> PathBuf {
     match std::env::var_os("DEVAGENT_BIN") {
         Some(p) => PathBuf::from(p),
-        None => Path::new(TEMPLATER)
+        None => Path::new(BUILT_TEMPLATER)
             .parent()
             .map(|d| d.join("devagent"))
             .unwrap_or_else(|| PathBuf::from("devagent")),
@@ -161,7 +174,8 @@ async fn run() -> Result<()> {
         )));
     }
     eprintln!(
-        "templater bench: templater {TEMPLATER}, devagent {}, work dir {} ({})",
+        "templater bench: templater {}, devagent {}, work dir {} ({})",
+        templater_bin().display(),
         devagent.display(),
         work.path().display(),
         fs_type(work.path())

@@ -105,7 +105,8 @@ pub(crate) struct Templater {
 
 impl Templater {
     pub(crate) async fn spawn(config: &Path, agent: SocketAddr) -> Result<Templater> {
-        let mut child = Command::new(TEMPLATER)
+        let bin = templater_bin();
+        let mut child = Command::new(&bin)
             .args([
                 "-config",
                 &config.display().to_string(),
@@ -122,7 +123,7 @@ impl Templater {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| err(format!("spawning {TEMPLATER}: {e}")))?;
+            .map_err(|e| err(format!("spawning {}: {e}", bin.display())))?;
         let pid = child.id().ok_or_else(|| err("templater exited at once"))?;
         let stderr = child
             .stderr

@@ -196,6 +196,26 @@ impl Report {
             t,
             "| 4. Command runs per burst: consul-template (reference, not measured) | each template has its own quiescence timer and commands are de-duplicated only within one pass, so a shared command runs several times per burst with `wait` (#1799, #2030 open; §4.3, §5.2) | | |"
         );
+        for (what, h) in [
+            (
+                format!("the first pass over {TEMPLATES} templates (start → every file written)"),
+                &s.health,
+            ),
+            (
+                format!("the fast bursts ({TEMPLATES} templates rendered and written each)"),
+                &b.health,
+            ),
+        ] {
+            let _ = writeln!(
+                t,
+                "| 5. `GET /health` latency while templater renders: {what}; {} probes, one every {} ms from a thread of the bench, p50 / p99 / max | {} ({} failed) | p99 ≤ 50 ms, none failed | {} |",
+                h.latencies.len(),
+                PROBE_GAP.as_millis(),
+                pcts(&h.latencies),
+                h.failures,
+                yes_no(h.failures == 0 && !h.latencies.is_empty() && percentile(&h.latencies, 99) <= Duration::from_millis(50))
+            );
+        }
         let _ = writeln!(t);
         let _ = writeln!(
             t,

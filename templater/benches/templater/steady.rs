@@ -37,6 +37,8 @@ pub(crate) struct Steady {
     pub(crate) t_writes: i64,
     pub(crate) t_renders: i64,
     pub(crate) log_problems: usize,
+    /// `/health` during the first pass over the 1,000 templates.
+    pub(crate) health: Health,
 }
 
 pub(crate) async fn steady_bench(
@@ -54,9 +56,11 @@ pub(crate) async fn steady_bench(
     let users = users();
     let spawned = Instant::now();
     let t = Templater::spawn(&layout.config, agent.http).await?;
+    let probe = Probe::start(t.status)?;
     layout
         .wait_all(STARTUP_TIMEOUT, &|_| "init".to_string())
         .await?;
+    let health = probe.finish()?;
     let startup = spawned.elapsed();
     eprintln!("templater bench: 1,000 templates rendered {startup:?} after spawn");
 
@@ -218,6 +222,7 @@ pub(crate) async fn steady_bench(
         t_writes,
         t_renders,
         log_problems,
+        health,
     })
 }
 

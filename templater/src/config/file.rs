@@ -121,8 +121,22 @@ impl Config {
                 "once" => self.once = ctx.boolean(val, k)?,
                 "template_error_fatal" => self.template_error_fatal = Some(ctx.boolean(val, k)?),
                 "status_addr" => self.status_addr = Some(ctx.string(val, k)?),
-                "syslog" | "log_file" | "err_on_failed_lookup" | "default_delimiters" => {
-                    tracing::warn!(file = %ctx.file.display(), key = %k, "ignored: templater logs to stderr through RUST_LOG and uses tera's {{ }} syntax")
+                "default_delimiters" => {
+                    for (dk, dv) in ctx.object(val, "default_delimiters")? {
+                        match dk.as_str() {
+                            "left" => self.default_delimiters.0 = ctx.opt_str(dv, dk)?,
+                            "right" => self.default_delimiters.1 = ctx.opt_str(dv, dk)?,
+                            other => {
+                                return Err(ctx.error(
+                                    other,
+                                    &format!("unknown key `default_delimiters.{other}`: use left and right"),
+                                ))
+                            }
+                        }
+                    }
+                }
+                "syslog" | "log_file" | "err_on_failed_lookup" => {
+                    tracing::warn!(file = %ctx.file.display(), key = %k, "ignored: templater logs to stderr through RUST_LOG")
                 }
                 "vault" | "nomad" | "deduplicate" => {
                     return Err(ctx.error(k, &format!("`{k}` is not supported: templater renders Consul data only; remove the block")))
@@ -427,14 +441,21 @@ impl Ctx<'_> {
                     t.function_denylist = self.strings(val, k)?
                 }
                 "sandbox_path" => t.sandbox_path = Some(self.string(val, k)?.into()),
-                "error_on_missing_key" | "user" | "group" | "uid" | "gid" => {
-                    tracing::warn!(file = %self.file.display(), key = %k, "ignored template setting");
-                }
-                "left_delimiter" | "right_delimiter" => {
-                    return Err(self.error(
-                        k,
-                        "custom delimiters are not supported: templates use tera's {{ }} and {% %}",
-                    ))
+                "user" | "uid" => t.user = Some(self.string(val, k)?),
+                "group" | "gid" => t.group = Some(self.string(val, k)?),
+                "error_on_missing_key" => t.error_on_missing_key = self.boolean(val, k)?,
+                "left_delimiter" => t.left_delimiter = self.opt_str(val, k)?,
+                "right_delimiter" => t.right_delimiter = self.opt_str(val, k)?,
+                "syntax" => {
+                    let s = self.string(val, k)?;
+                    t.syntax = Some(crate::syntax::Syntax::parse(&s).ok_or_else(|| {
+                        self.error(
+                            k,
+                            &format!(
+                                "unknown syntax {s:?}: use \"go\" (consul-template's) or \"tera\""
+                            ),
+                        )
+                    })?);
                 }
                 other => return Err(self.error(other, &format!("unknown key `template.{other}`"))),
             }

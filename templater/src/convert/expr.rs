@@ -128,7 +128,7 @@ pub(super) fn output(sc: &mut dyn Scope, p: &Pipeline, tl: bool, tr: bool) -> R<
         return Err("empty pipeline".into());
     };
     if !matches!(&last[0].term, Term::Func(f) if f == "printf") || !last[0].fields.is_empty() {
-        return Ok(vec![OutPart::Expr(pipeline(sc, p)?.s)]);
+        return Ok(vec![OutPart::Expr(printed(pipeline(sc, p)?))]);
     }
     let mut prev = None;
     for cmd in init {
@@ -156,11 +156,43 @@ pub(super) fn output(sc: &mut dyn Scope, p: &Pipeline, tl: bool, tr: bool) -> R<
             .into_iter()
             .map(|p| match p {
                 Part::Lit(s) => OutPart::Text(s),
-                Part::Ex(e) => OutPart::Expr(e.s),
+                Part::Ex(e) => OutPart::Expr(printed(e)),
             })
             .collect());
     }
     Ok(vec![OutPart::Expr(concat(parts)?.s)])
+}
+
+/// An output expression printed as consul-template prints it: lists as
+/// `[a b]`, maps as `map[k:v]`, floats as `1e+06` (templater's `print`
+/// filter); strings and string-valued expressions as they are.
+fn printed(e: Ex) -> String {
+    // consul-template's fields that hold lists, maps or structs.
+    const COLLECTIONS: &[&str] = &[
+        "Tags",
+        "Checks",
+        "ServiceTags",
+        "Meta",
+        "NodeMeta",
+        "ServiceMeta",
+        "TaggedAddresses",
+        "NodeTaggedAddresses",
+        "ServiceTaggedAddresses",
+        "Weights",
+        "Services",
+    ];
+    let last =
+        e.s.rsplit(['.', '['])
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c| c == '"' || c == ']');
+    let collection = matches!(e.ty, Ty::List | Ty::Map)
+        || (e.k == K::Path && e.s.contains('.') && COLLECTIONS.contains(&last));
+    if collection && matches!(e.k, K::Path | K::Call | K::Filt) {
+        format!("{} | print", e.s)
+    } else {
+        e.s
+    }
 }
 
 /// A loop or `with` variable name suggested by the pipeline's function.

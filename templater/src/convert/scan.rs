@@ -259,14 +259,22 @@ pub(super) fn tokens(body: &str) -> Result<Vec<Token>, String> {
 
 fn quoted(cs: &[char], i: &mut usize, q: char) -> Result<String, String> {
     *i += 1;
-    let mut s = String::new();
+    // Go's escapes build bytes: "\xf0\x9f\x9a\x80" is one character.
+    let mut s: Vec<u8> = Vec::new();
+    let push = |s: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        s.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
     loop {
         let Some(&c) = cs.get(*i) else {
             return Err("unterminated string".into());
         };
         *i += 1;
         match c {
-            c if c == q => return Ok(s),
+            c if c == q => {
+                return String::from_utf8(s)
+                    .map_err(|_| "a string's escapes are not valid UTF-8".into())
+            }
             '\n' => return Err("newline in a string".into()),
             '\\' => {
                 let Some(&e) = cs.get(*i) else {
@@ -285,28 +293,37 @@ fn quoted(cs: &[char], i: &mut usize, q: char) -> Result<String, String> {
                     _ => None,
                 };
                 if let Some(ch) = simple {
-                    s.push(ch);
+                    push(&mut s, ch);
                     continue;
                 }
-                let (n, radix) = match e {
-                    'x' => (2, 16),
-                    'u' => (4, 16),
-                    'U' => (8, 16),
+                let (n, radix, byte) = match e {
+                    'x' => (2, 16, true),
+                    'u' => (4, 16, false),
+                    'U' => (8, 16, false),
                     '0'..='7' => {
                         *i -= 1;
-                        (3, 8)
+                        (3, 8, true)
                     }
                     _ => return Err(format!("unknown escape \\{e}")),
                 };
                 let digits: String = cs.get(*i..*i + n).unwrap_or_default().iter().collect();
                 *i += n;
-                let ch = u32::from_str_radix(&digits, radix)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| format!("bad escape in a string: {digits:?}"))?;
-                s.push(ch);
+                let v = u32::from_str_radix(&digits, radix)
+                    .map_err(|_| format!("bad escape in a string: {digits:?}"))?;
+                if byte {
+                    s.push(
+                        u8::try_from(v)
+                            .map_err(|_| format!("bad escape in a string: {digits:?}"))?,
+                    );
+                } else {
+                    push(
+                        &mut s,
+                        char::from_u32(v)
+                            .ok_or_else(|| format!("bad escape in a string: {digits:?}"))?,
+                    );
+                }
             }
-            c => s.push(c),
+            c => push(&mut s, c),
         }
     }
 }

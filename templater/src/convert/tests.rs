@@ -44,7 +44,7 @@ fn compiles(out: &str) -> Result<(), String> {
 fn render(out: &str, data: &[(&str, Value)]) -> String {
     let brain = Arc::new(Mutex::new(Brain::default()));
     for (k, v) in data {
-        brain.lock().unwrap().data.insert((*k).into(), v.clone());
+        brain.lock().unwrap().insert((*k).into(), v.clone());
     }
     let (env, mut tera) = tera_with(brain);
     if let Err(e) = compiles(out) {
@@ -564,4 +564,34 @@ fn convert_garbage_never_panics_and_output_compiles() {
             );
         }
     }
+}
+
+#[test]
+fn convert_prints_like_consul_template_and_reads_go_escapes() {
+    let c = convert(
+        "{{ range service \"web\" }}{{ .Tags }} {{ .ServiceMeta }} {{ .Address }}{{ end }}\n{{ \"\\xf0\\x9f\\x9a\\x80\" }}",
+    );
+    assert!(c.unconverted.is_empty(), "{:?}", c.unconverted);
+    assert!(
+        c.output
+            .contains("{{ s.Tags | print }} {{ s.ServiceMeta | print }} {{ s.Address }}"),
+        "{}",
+        c.output
+    );
+    assert!(
+        c.output.contains("🚀"),
+        "one emoji from four escaped bytes: {}",
+        c.output
+    );
+    let out = render(
+        &c.output,
+        &[(
+            "health.service(web|passing)",
+            json!([{"Address": "10.0.0.1", "Port": 80, "Tags": ["a", "b"], "ServiceMeta": {"k": "v"}}]),
+        )],
+    );
+    assert_eq!(
+        out, "[a b] map[k:v] 10.0.0.1\n🚀",
+        "what consul-template prints"
+    );
 }

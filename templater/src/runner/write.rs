@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::Runner;
-use crate::command::{run_once, CommandLine};
+use crate::command::{run_once, CommandLine, CHECK_FILE_ENV, DESTINATION_ENV, PLACEHOLDERS};
 use crate::error::{Error, Result};
-use crate::output::{self, Target, Written};
+use crate::output::{self, Pending, Staged, Target, Written};
 
 /// Outputs [`Runner::write_outputs`] writes at once.
 pub(super) const PARALLEL_WRITES: usize = 16;
@@ -30,7 +30,42 @@ impl Runner {
             perms: t.perms,
             backup: t.backup,
             create_dirs: t.create_dest_dirs,
+            user: t.user.clone(),
+            group: t.group.clone(),
         })
+    }
+
+    /// Before the first pass: removes the temporary files a killed
+    /// templater left beside the destinations, and warns about check
+    /// commands that do not name the file they check.
+    pub(super) async fn prepare_outputs(&self) {
+        for t in &self.cfg.templates {
+            let line = t.check_command.join(" ");
+            let named =
+                PLACEHOLDERS.iter().any(|p| line.contains(p)) || line.contains(CHECK_FILE_ENV);
+            if !t.check_command.is_empty() && !named {
+                tracing::warn!(
+                    template = %t.name(),
+                    check_command = %line,
+                    "the check command does not name the file to check ({{{{path}}}} or ${CHECK_FILE_ENV}): it runs before the new output replaces the destination, so it checks the old one"
+                );
+            }
+        }
+        if self.cfg.dry {
+            return;
+        }
+        let destinations: Vec<_> = self
+            .cfg
+            .templates
+            .iter()
+            .filter_map(|t| t.destination.clone())
+            .collect();
+        let removed = tokio::task::spawn_blocking(move || output::clean_stale(&destinations))
+            .await
+            .unwrap_or_default();
+        for file in removed {
+            tracing::info!(file = %file.display(), "removed a temporary file a stopped templater left behind");
+        }
     }
 
     /// Writes the outputs of one pass: those without a check command and
@@ -104,9 +139,23 @@ impl Runner {
             }
             Rendered::Text(text) => {
                 let t2 = target.clone();
-                tokio::task::spawn_blocking(move || output::write(&t2, text.as_bytes()))
-                    .await
-                    .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?
+                let staged =
+                    tokio::task::spawn_blocking(move || output::stage(&t2, text.as_bytes()))
+                        .await
+                        .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?;
+                match staged {
+                    Ok(Staged::Unchanged) => Ok(Written::Unchanged),
+                    Ok(Staged::Ready(pending)) => {
+                        let Some(pending) = self.check(i, pending).await? else {
+                            return Ok(false);
+                        };
+                        tokio::task::spawn_blocking(move || pending.commit())
+                            .await
+                            .map_err(|e| Error::runner(format!("template {name}: writing: {e}")))?
+                            .map(|()| Written::Changed)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Rendered::Written(written) => written,
             Rendered::Pending => {
@@ -115,9 +164,9 @@ impl Runner {
                 )))
             }
         };
-        let previous = match written {
+        match written {
             Ok(Written::Unchanged) => return Ok(false),
-            Ok(Written::Changed(previous)) => previous,
+            Ok(Written::Changed) => {}
             Err(e) => {
                 let msg = format!(
                     "template {name}: cannot write {}: {e}",
@@ -130,29 +179,46 @@ impl Runner {
                 tracing::error!(error = %msg, "keeping the previous output");
                 return Ok(false);
             }
-        };
-        let check = CommandLine(t.cfg.check_command.clone());
-        if !check.0.is_empty() {
-            if let Err(e) = run_once(&check, &self.command_env(), t.cfg.command_timeout).await {
-                self.shared.metrics.render_errors.inc();
-                let restored = tokio::task::spawn_blocking(move || {
-                    output::restore(&target, previous.as_deref())
-                })
-                .await
-                .map_err(|e| Error::runner(format!("template {name}: restoring: {e}")))?;
-                let msg = format!("template {name}: the check command rejected the new output ({e}); the previous output is back");
-                if let Err(re) = restored {
-                    tracing::error!(template = %name, error = %re, "restoring the previous output failed");
-                }
-                if self.fatal(&t.cfg) || self.cfg.once {
-                    return Err(Error::runner(msg));
-                }
-                tracing::error!(error = %msg, "not reloading");
-                return Ok(false);
-            }
         }
         self.shared.metrics.writes.inc();
         tracing::info!(template = %name, "rendered");
         Ok(true)
+    }
+
+    /// Runs template `i`'s check command (if any) against the staged file:
+    /// the file to commit when it passes (or there is none); `None` when it
+    /// rejected it, the staged file removed and the destination untouched.
+    /// A rejection stops `-once` (exit 14); the daemon logs it and goes on
+    /// with the old file, whatever `error_fatal` says: keeping a working
+    /// config while the data is wrong is what the check is for.
+    async fn check(&self, i: usize, pending: Pending) -> Result<Option<Pending>> {
+        let t = &self.templates[i].cfg;
+        if t.check_command.is_empty() {
+            return Ok(Some(pending));
+        }
+        let name = t.name();
+        let line = CommandLine(t.check_command.clone()).with_file(pending.path());
+        let mut env = self.command_env().as_ref().clone();
+        env.push((CHECK_FILE_ENV.into(), pending.path().display().to_string()));
+        env.push((DESTINATION_ENV.into(), pending.file().display().to_string()));
+        let Err(e) = run_once(&line, &env, t.command_timeout).await else {
+            return Ok(Some(pending));
+        };
+        self.shared.metrics.render_errors.inc();
+        let file = pending.file().display().to_string();
+        let discarded = tokio::task::spawn_blocking(move || pending.discard())
+            .await
+            .map_err(|e| Error::runner(format!("template {name}: discarding: {e}")))?;
+        if let Err(de) = discarded {
+            tracing::warn!(template = %name, error = %de, "cannot remove the rejected file");
+        }
+        let msg = format!(
+            "template {name}: the check command rejected the new output ({e}); {file} is unchanged"
+        );
+        if self.cfg.once {
+            return Err(Error::runner(msg));
+        }
+        tracing::error!(error = %msg, "not reloading; the next change is checked again");
+        Ok(None)
     }
 }

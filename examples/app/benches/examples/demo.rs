@@ -10,7 +10,7 @@ pub(crate) struct DemoRun {
     reported_ms: Option<u64>,
     /// Spawn → every service check has run at least once and passes.
     probed: Option<Duration>,
-    /// `q` and end of input → exit, and the demo's last line.
+    /// SIGINT → exit, and the demo's last line.
     stopped: Option<Duration>,
     last_line: String,
 }
@@ -29,7 +29,7 @@ pub(crate) async fn demo_once(s: &Settings) -> DemoRun {
             "--dir",
             &dir.path().display().to_string(),
         ])
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -90,17 +90,18 @@ pub(crate) async fn demo_once(s: &Settings) -> DemoRun {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // `q`, then end of input: the demo reads stdin with tokio's blocking
-    // stdin, and its runtime does not exit while that read is pending.
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let _ = stdin.write_all(b"q\n").await;
-    let _ = stdin.flush().await;
-    drop(stdin);
+    // Ctrl-C, as from a terminal (stdin is not one here: no keys).
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGINT,
+        );
+    }
     let quit = Instant::now();
     let stopped = match tokio::time::timeout(LIMIT, child.wait()).await {
         Ok(_) => Some(quit.elapsed()),
         Err(_) => {
-            eprintln!("examples bench: the demo did not stop on q; killing it");
+            eprintln!("examples bench: the demo did not stop on SIGINT; killing it");
             let _ = child.kill().await;
             None
         }
@@ -156,7 +157,7 @@ pub(crate) fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (S
     );
     let _ = writeln!(
         details,
-        "**3.** `demo --http-port 0 --dns-port 0 --nginx-port 0 --dir <tmp>` (2 workers; nginx {}), then `q` and end of input on stdin. \
+        "**3.** `demo --http-port 0 --dns-port 0 --nginx-port 0 --dir <tmp>` (2 workers; nginx {}), then SIGINT (stdin at end of input: no keys). \
          \"Line\" is spawn → the `every service passing` line; the demo counts a service as passing as soon as it is registered (initial status passing). \
          \"Checks ran\" is spawn → every service check (sensor, 2 workers, app, dashboard) has an HTTP result and passes (the agent staggers each check's first run within its interval).\n",
         if Path::new("/usr/sbin/nginx").exists() || Path::new("/usr/bin/nginx").exists() {
@@ -167,7 +168,7 @@ pub(crate) fn report_demo((dm, load): &(Vec<DemoRun>, Load), commit: &str) -> (S
     );
     let _ = writeln!(
         details,
-        "| Run | Line | Demo says | Checks ran | `q` → exit | Last line |"
+        "| Run | Line | Demo says | Checks ran | SIGINT → exit | Last line |"
     );
     let _ = writeln!(details, "|---|---|---|---|---|---|");
     for (i, r) in dm.iter().enumerate() {

@@ -16,6 +16,9 @@
 //!    discovery dropped the dead worker (target: at most one check interval).
 //! 3. The demo, from the command to its `every service passing` line, 5 times
 //!    (target 2 s), on free ports.
+//! 4. and 5. The messaging mode against HTTP, and under worker and broker
+//!    node kills (see `messaging.rs`; `EXAMPLES_BENCH_NATS_READINGS`,
+//!    `EXAMPLES_BENCH_NATS_RATE`).
 //!
 //! Before each figure the bench waits (bounded) for the 1-minute load
 //! average to be at most `EXAMPLES_BENCH_MAX_LOAD`; a figure started above
@@ -44,7 +47,7 @@ use std::time::{Duration, Instant};
 use app::{Stats, Target};
 use prometheus_client::metrics::counter::Counter;
 use testkit::bench::{self, millis, ms_to, yes_no};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -55,6 +58,7 @@ mod demo;
 mod events;
 mod failover;
 mod machine;
+mod messaging;
 mod procs;
 mod stats;
 mod throughput;
@@ -206,6 +210,14 @@ fn main() {
         if wanted("3") {
             let dm = figure(s, "figure 3: demo start", || demo(s)).await;
             sections.push(report_demo(&dm, &commit));
+        }
+        if wanted("4") {
+            let c = figure(s, "figure 4: NATS vs HTTP", || messaging::compare(s)).await;
+            sections.push(messaging::report_compare(&c, &commit));
+        }
+        if wanted("5") {
+            let c = figure(s, "figure 5: NATS under kills", || messaging::chaos(s)).await;
+            sections.push(messaging::report_chaos(&c, &commit));
         }
         let mut out = header(s, &commit);
         for (rows, _) in &sections {

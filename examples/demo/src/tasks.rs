@@ -1,0 +1,103 @@
+//! What the demo runs in-process, how it is told to stop, and where it
+//! keeps its files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// A service run in-process.
+pub(crate) struct Task {
+    pub(crate) stop: CancellationToken,
+    pub(crate) handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Task {
+    /// Stops it and waits (bounded); says how it ended when not well.
+    pub(crate) async fn stop(self, name: &str, limit: Duration) {
+        self.stop.cancel();
+        match tokio::time::timeout(limit, self.handle).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("{name} stopped with an error: {e:#}"),
+            Ok(Err(e)) => tracing::warn!("{name} panicked: {e}"),
+            Err(_) => tracing::warn!(
+                "{name} did not stop within {}",
+                gocompat::duration::human(limit)
+            ),
+        }
+    }
+}
+
+pub(crate) async fn start_in_process<F, Fut>(
+    name: &str,
+    run: F,
+) -> anyhow::Result<(Task, SocketAddr)>
+where
+    F: FnOnce(CancellationToken, oneshot::Sender<SocketAddr>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    let (tx, rx) = oneshot::channel();
+    let handle = tokio::spawn(run(stop.clone(), tx));
+    match tokio::time::timeout(Duration::from_secs(60), rx).await {
+        Ok(Ok(addr)) => Ok((Task { stop, handle }, addr)),
+        _ => {
+            stop.cancel();
+            match handle.await {
+                Ok(Err(e)) => Err(e.context(format!("starting {name}"))),
+                _ => anyhow::bail!("{name} did not start"),
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT, SIGTERM, SIGHUP (the terminal went away) or SIGQUIT;
+/// registered at once, so a signal during the start stops the demo too.
+pub(crate) fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigs = [
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::hangup())?,
+        signal(SignalKind::quit())?,
+    ];
+    Ok(async move {
+        let [a, b, c, d] = &mut sigs;
+        tokio::select! {
+            _ = a.recv() => {}
+            _ = b.recv() => {}
+            _ = c.recv() => {}
+            _ = d.recv() => {}
+        }
+    })
+}
+
+/// The demo's working directory: given (kept) or temporary (removed when
+/// this is dropped, after the runtime has stopped).
+pub(crate) enum WorkDir {
+    Given(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl WorkDir {
+    pub(crate) fn new(given: Option<&Path>) -> std::io::Result<WorkDir> {
+        match given {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                Ok(WorkDir::Given(d.to_path_buf()))
+            }
+            None => Ok(WorkDir::Temporary(
+                tempfile::Builder::new().prefix("dcy-demo-").tempdir()?,
+            )),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            WorkDir::Given(p) => p,
+            WorkDir::Temporary(t) => t.path(),
+        }
+    }
+}
