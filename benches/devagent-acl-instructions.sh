@@ -26,7 +26,7 @@ die() {
 for tool in cargo curl valgrind python3; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-cargo build --release -p devagent
+cargo build --profile bench -p devagent --features devagent/jemalloc
 BIN="${CARGO_TARGET_DIR:-target}/release/devagent"
 WORK=$(mktemp -d)
 PID=

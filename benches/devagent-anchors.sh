@@ -45,7 +45,7 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 [[ -x $NGINX ]] || die "nginx is not installed"
 [[ -x $DNSMASQ ]] || die "dnsmasq is not installed (apt-get install -y dnsmasq)"
 
-cargo build --release -p devagent
+cargo build --profile bench -p devagent --features devagent/jemalloc
 BIN="${CARGO_TARGET_DIR:-target}/release/devagent"
 [[ -x $BIN ]] || die "no binary at $BIN"
 

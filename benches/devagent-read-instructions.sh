@@ -33,7 +33,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 [[ -x $NGINX && -x $DNSMASQ ]] || die "needs nginx and dnsmasq (apt-get install -y nginx dnsmasq)"
 if [[ -z ${DEVAGENT_BIN:-} ]]; then
-    cargo build --release -p devagent
+    cargo build --profile bench -p devagent --features devagent/jemalloc
     BIN="${CARGO_TARGET_DIR:-target}/release/devagent"
 else
     BIN=$DEVAGENT_BIN

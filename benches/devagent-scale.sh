@@ -15,4 +15,4 @@ if ! ulimit -n "$want" 2>/dev/null; then
     echo "devagent-scale: could not raise the open-file limit to $want; using the hard limit $hard" >&2
 fi
 echo "devagent-scale: open-file limit $(ulimit -n)" >&2
-exec cargo bench -p devagent --bench scale "$@"
+exec cargo bench -p devagent --features jemalloc --bench scale "$@"
