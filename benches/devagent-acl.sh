@@ -12,7 +12,7 @@
 # TTL checks), 3 of `y` and two more services, as benches/devagent-load.sh.
 # Then, ROUNDS times, alternating which agent goes first:
 #   wrk -t2 -c64 -d$DURATION -H "X-Consul-Token: <token>" .../v1/health/service/x?passing
-#   dnsperf -c 8 -Q 100000 -l $DURATION (x SRV, _x._tcp SRV, y SRV, x A)
+#   dnsperf -c 8 -l $DURATION (x SRV, _x._tcp SRV, y SRV, x A)
 # against each agent in turn (the same token header goes to both), and
 # writes the per-round figures, the medians and the ratio to
 # benches/results/devagent-acl.md, with the agent's CPU time per request
@@ -37,7 +37,7 @@ for tool in cargo curl wrk dnsperf dig timeout awk sort; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
-cargo build --release -p devagent
+cargo build --profile bench -p devagent --features devagent/jemalloc
 BIN="${CARGO_TARGET_DIR:-target}/release/devagent"
 [[ -x $BIN ]] || die "no binary at $BIN"
 
@@ -158,7 +158,7 @@ http_run() {
 dns_run() {
     local c0 c1 total
     c0=$(cpu_of "$2")
-    timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$1" -d "$queries" -l "$DURATION" -c 8 -Q 100000 >"$WORK/dnsperf.out"
+    timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$1" -d "$queries" -l "$DURATION" -c 8 >"$WORK/dnsperf.out"
     c1=$(cpu_of "$2")
     total=$(awk '/Queries completed:/ { print $3 }' "$WORK/dnsperf.out")
     CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="$total" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')
@@ -214,7 +214,7 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo "Both agents run at once (the idle one uses no CPU); wrk and dnsperf share the cores with them."
     echo "ACLs on: default_policy deny, a token holding \`service_prefix \"\" read\` and \`node_prefix \"\" read\`"
     echo "sent as X-Consul-Token (to both agents) and set as the agent's \`dns\` token."
-    echo "HTTP: \`wrk -t2 -c64 GET /v1/health/service/x?passing\` (10 instances); DNS: \`dnsperf -c 8 -Q 100000\` (x SRV, _x._tcp SRV, y SRV, x A)."
+    echo "HTTP: \`wrk -t2 -c64 GET /v1/health/service/x?passing\` (10 instances); DNS: \`dnsperf -c 8\` (x SRV, _x._tcp SRV, y SRV, x A)."
     echo
     echo "| Measure | ACLs off (median) | ACLs on (median) | Difference | Target | Met |"
     echo "|---|---|---|---|---|---|"

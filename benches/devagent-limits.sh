@@ -13,4 +13,4 @@ if ! ulimit -n "$want" 2>/dev/null; then
     ulimit -n "$hard"
     echo "devagent-limits: could not raise the open-file limit to $want; using the hard limit $hard" >&2
 fi
-exec cargo bench -p devagent --bench limits "$@"
+exec cargo bench -p devagent --features jemalloc --bench limits "$@"

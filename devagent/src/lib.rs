@@ -362,17 +362,17 @@ impl Agent {
             recursors: cfg.dns.recursors.iter().map(ToString::to_string).collect(),
         });
         let acl = Arc::new(acl::Acl::new(&cfg.acl, Arc::clone(&store)));
-        let app = http::App {
+        let app = http::App::new(http::AppState {
             store: Arc::clone(&store),
             info,
             acl: Arc::clone(&acl),
             runner: CheckRunner::new(Arc::clone(&store), shutdown.clone()),
-            shapes: Arc::new(http::Shapes::new()),
+            shapes: http::Shapes::new(),
             metrics: Arc::clone(&metrics),
-            cache: Arc::new(http::ResponseCache::default()),
+            cache: http::ReadCache::new(acl.default_policy_word()),
             leave: leave.clone(),
             limits: cfg.limits,
-        };
+        });
         let mut tasks = Vec::new();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(
@@ -384,11 +384,11 @@ impl Agent {
             stop.cancelled().await;
             closing.close();
         }));
-        let router = http::router(app);
+        let router = http::router(app.clone());
         let stop = shutdown.clone();
         let (limits, open_files) = (cfg.limits, limits::open_file_limit());
         tasks.push(tokio::spawn(async move {
-            http::serve(http, router, limits, open_files, async move {
+            http::serve(http, app, router, limits, open_files, async move {
                 stop.cancelled().await
             })
             .await;

@@ -229,6 +229,24 @@ impl Acl {
         if !self.enabled {
             return Arc::clone(&self.disabled);
         }
+        // The common case, without copying the secret: its authority is cached.
+        {
+            let t = self.tokens();
+            let secret = t
+                .dns
+                .as_ref()
+                .or(t.default.as_ref())
+                .map_or("anonymous", Secret::expose);
+            let cache = self
+                .cache
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(c) = cache.get(secret) {
+                if c.expires.is_none_or(|e| e >= SystemTime::now()) {
+                    return Arc::clone(&c.authz);
+                }
+            }
+        }
         let secret = {
             let t = self.tokens();
             t.dns.clone().or_else(|| t.default.clone())

@@ -2,21 +2,27 @@
 //! addresses, built from the catalog the way Consul builds them.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::names::{hex_ip, name, parse_hex_ip, parse_labels, Lookup};
+use super::names::{name, parse_hex_ip, parse_labels, Lookup};
+use super::prepared::{self, lower_wire, sample, Prepared};
 use super::{Answer, DnsHandler};
-use crate::types::{HealthEntry, Status};
 
 fn ip_record(owner: &Name, ip: IpAddr) -> Record {
     match ip {
         IpAddr::V4(v4) => Record::from_rdata(owner.clone(), 0, RData::A(A(v4))),
         IpAddr::V6(v6) => Record::from_rdata(owner.clone(), 0, RData::AAAA(AAAA(v6))),
     }
+}
+
+/// TXT record of a node's user metadata (RFC 1464 `key=value`), if any.
+fn txt_record(owner: &Name, strings: Option<&Vec<String>>) -> Option<Record> {
+    strings.map(|s| Record::from_rdata(owner.clone(), 0, RData::TXT(TXT::new(s.clone()))))
 }
 
 fn wants(qtype: RecordType, ip: IpAddr) -> bool {
@@ -93,7 +99,9 @@ impl DnsHandler {
         }
         match lookup {
             Lookup::Service { name, tag } => {
-                self.service(qname, qtype, &name, tag.as_deref(), cap, built_all)
+                let key = lower_wire(qname);
+                let p = self.prepared(&key, &name, tag.as_deref());
+                self.service(qname, qtype, &p, cap, built_all)
             }
             Lookup::Node(node) => self.node(qname, qtype, &node),
             Lookup::Addr(hex) => match parse_hex_ip(&hex) {
@@ -139,112 +147,86 @@ impl DnsHandler {
         }
     }
 
-    /// Healthy instances of a service (case-insensitive name), in catalog order.
-    fn healthy(&self, svc: &str, tag: Option<&str>) -> Vec<HealthEntry> {
-        let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
-        let inner = self.store.lock();
-        let (_, mut entries) = inner.health_service(svc, &[]);
-        if entries.is_empty() {
-            if let Some(real) = inner.by_name.keys().find(|k| k.eq_ignore_ascii_case(svc)) {
-                entries = inner.health_service(&real.clone(), &[]).1;
+    /// The healthy instances of a service lookup (case-insensitive name,
+    /// tag) that the DNS token may read: prepared once per change of the
+    /// service (or of the DNS token) and kept under the question's name.
+    pub(crate) fn prepared(&self, key: &[u8], svc: &str, tag: Option<&str>) -> Arc<Prepared> {
+        let authz = self.acl.dns_authz();
+        if let Some(p) = self.answers.get(key) {
+            if p.current(&self.store, &authz) {
+                return p;
             }
         }
-        drop(inner);
-        let only_passing = self.cfg.only_passing;
-        let authz = self.acl.dns_authz();
-        let everything = authz.all_readable(&entries, |e| (&e.node.name, &e.service.name));
-        let mut memo = crate::acl::ReadMemo::default();
-        let entries: Vec<HealthEntry> = entries
-            .into_iter()
-            .filter(|e| {
-                everything || authz.entry_readable(&mut memo, &e.node.name, &e.service.name)
-            })
-            .filter(|e| {
-                tags.iter()
-                    .all(|t| e.service.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
-            })
-            .filter(|e| {
-                e.checks.iter().all(|c| match c.status {
-                    Status::Passing => true,
-                    Status::Warning => !only_passing,
-                    Status::Critical => false,
-                })
-            })
-            .collect();
-        entries
+        let dc = self.dc();
+        let p = Arc::new(prepared::build(
+            &self.store,
+            &prepared::Lookup {
+                service: svc,
+                tag,
+                datacenter: &dc,
+                only_passing: self.cfg.only_passing,
+                authz: &authz,
+            },
+        ));
+        self.answers.put(key, Arc::clone(&p));
+        p
     }
 
     fn service(
         &self,
         qname: &Name,
         qtype: RecordType,
-        svc: &str,
-        tag: Option<&str>,
+        p: &Prepared,
         cap: usize,
         built_all: &mut bool,
     ) -> Answer {
-        let mut entries = self.healthy(svc, tag);
-        if entries.is_empty() {
+        let n = p.instances.len();
+        if n == 0 {
             return self.nxdomain();
         }
-        // A random `cap` of them in random order (Consul shuffles every answer):
-        // the first steps of a Fisher-Yates shuffle; the rest could not be sent.
-        let take = cap.max(1).min(entries.len());
-        for i in 0..take {
-            let j = fastrand::usize(i..entries.len());
-            entries.swap(i, j);
-        }
-        if take < entries.len() {
+        // A random `cap` of them in random order (Consul shuffles every
+        // answer); the rest could not be sent.
+        let take = cap.max(1).min(n);
+        let mut picked = Vec::with_capacity(take);
+        sample(n, take, &mut picked);
+        if take < n {
             *built_all = false;
-            entries.truncate(take);
         }
         let mut targets = std::collections::HashSet::new();
-        let dc = self.dc();
         let mut out = Answer {
             authoritative: true,
             ..Answer::default()
         };
-        for e in &entries {
-            let addr = e.service.effective_address(&e.node).to_string();
-            let ip = addr.parse::<IpAddr>().ok();
+        for &i in &picked {
+            let inst = &p.instances[i as usize];
             match qtype {
                 RecordType::SRV => {
-                    let target = match (e.service.address.is_empty(), ip) {
-                        (true, _) => name(&format!("{}.node.{dc}.consul.", e.node.name)),
-                        (false, Some(ip)) => name(&format!("{}.addr.{dc}.consul.", hex_ip(ip))),
-                        (false, None) => name(&format!("{}.", addr.trim_end_matches('.'))),
-                    };
-                    let Some(target) = target else { continue };
-                    let weight = if e.aggregate() == Status::Warning {
-                        e.service.weights.warning
-                    } else {
-                        e.service.weights.passing
-                    };
-                    let weight = u16::try_from(weight).unwrap_or(u16::MAX);
+                    let Some(target) = &inst.target else { continue };
                     out.answers.push(Record::from_rdata(
                         qname.clone(),
                         0,
-                        RData::SRV(SRV::new(1, weight, e.service.port, target.clone())),
+                        RData::SRV(SRV::new(1, inst.weight, inst.port, target.clone())),
                     ));
-                    if targets.insert(target.clone()) {
-                        if let Some(ip) = ip {
-                            out.additionals.push(ip_record(&target, ip));
+                    if targets.insert(inst.wire.target_id) {
+                        if let Some(ip) = inst.ip {
+                            out.additionals.push(ip_record(target, ip));
                         }
-                        out.additionals.extend(self.node_meta_txt(&target, e));
+                        out.additionals
+                            .extend(txt_record(target, inst.txt.as_ref()));
                     }
                 }
                 RecordType::TXT => {
-                    out.answers.extend(self.node_meta_txt(qname, e));
+                    out.answers.extend(txt_record(qname, inst.txt.as_ref()));
                 }
-                _ => match ip {
+                _ => match inst.ip {
                     Some(ip) if wants(qtype, ip) => out.answers.push(ip_record(qname, ip)),
                     Some(_) => {}
                     None if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) => {
-                        if let Some(cname) = name(&format!("{}.", addr.trim_end_matches('.'))) {
+                        if let Some(host) = &inst.host {
                             out.answers.push(Record::from_rdata(
                                 qname.clone(),
                                 0,
-                                RData::CNAME(CNAME(cname)),
+                                RData::CNAME(CNAME(host.clone())),
                             ));
                         }
                     }
@@ -261,22 +243,6 @@ impl DnsHandler {
             return self.nodata();
         }
         out
-    }
-
-    /// TXT records of a node's user metadata (RFC 1464 `key=value`).
-    fn node_meta_txt(&self, owner: &Name, e: &HealthEntry) -> Option<Record> {
-        let strings: Vec<String> = e
-            .node
-            .meta
-            .iter()
-            .filter(|(k, _)| !k.starts_with("consul-"))
-            .map(|(k, v)| match k.strip_prefix("rfc1035-") {
-                Some(raw) if v.is_empty() => raw.to_string(),
-                _ => format!("{k}={v}"),
-            })
-            .collect();
-        (!strings.is_empty())
-            .then(|| Record::from_rdata(owner.clone(), 0, RData::TXT(TXT::new(strings))))
     }
 
     fn node(&self, qname: &Name, qtype: RecordType, node: &str) -> Answer {

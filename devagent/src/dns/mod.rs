@@ -13,9 +13,11 @@ mod answer;
 mod forward;
 mod limits;
 mod names;
+mod prepared;
 mod server;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,6 +88,8 @@ pub(crate) struct DnsHandler {
     /// Answers carry what the `dns` (else `default`, else anonymous) token may read.
     acl: Arc<crate::acl::Acl>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Prepared answers of service lookups.
+    answers: Arc<prepared::AnswerCache>,
 }
 
 impl DnsHandler {
@@ -102,7 +106,34 @@ impl DnsHandler {
             acl,
             domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            answers: Arc::new(prepared::AnswerCache::default()),
         }
+    }
+
+    /// Answers a UDP query from a prepared answer, writing the reply into
+    /// `out`; false when the query is not a plain service question whose
+    /// answer is prepared and current (the general path answers it).
+    /// `lower` is scratch space.
+    pub(crate) fn answer_fast(
+        &self,
+        packet: &[u8],
+        lower: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(q) = wire::parse(packet, lower) else {
+            return false;
+        };
+        let Some(p) = self.answers.get(lower) else {
+            return false;
+        };
+        if !p.current(&self.store, &self.acl.dns_authz()) {
+            return false;
+        }
+        let answered = wire::answer(&q, &p, &self.cfg, !self.cfg.recursors.is_empty(), out);
+        if answered {
+            self.metrics.dns_queries.inc();
+        }
+        answered
     }
 
     fn dc(&self) -> String {

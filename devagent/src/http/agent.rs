@@ -6,17 +6,19 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::cache::{Spec, Version};
 use super::vet::{
     agent_write, service_name, vet_check_owner, vet_check_update, vet_service_update,
 };
 use super::{
-    apply_filter, endpoint, json, read_json, set_filtered, to_json, with_body, App, Caller, Params,
+    apply_filter, encode, endpoint, json, query_key, read_json, read_response, set_filtered,
+    to_json, with_body, App, Caller, Meta, Params, Rendered,
 };
 use crate::acl::{Global, Kind, Level, Resource};
 use crate::decode::{
@@ -209,31 +211,44 @@ async fn members(
     Ok(resp)
 }
 
-async fn services(
-    State(app): State<App>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
+async fn services(State(app): State<App>, caller: Caller, uri: Uri) -> Result<Response, ApiError> {
+    let p = Params::parse(uri.query());
     let opts = app.read_opts(&p, Some(&app.shapes.agent_service))?;
+    let spec = Spec {
+        version: Version::AgentServices,
+        meta: Meta::None,
+        pretty: p.has("pretty"),
+        raw: false,
+    };
     let dc = &app.info.datacenter;
-    let mut list = app.store.lock().agent_services(&app.info.node_name);
-    // ACLs filter before the user's filter, so it only sees what may be read.
-    let total = list.len();
-    if !caller.authz.is_disabled() {
-        list.retain(|s| caller.authz.service_read(&s.name));
-    }
-    let filtered = list.len() != total;
-    let list = apply_filter(opts.filter.as_ref(), list, |s| {
-        serde_json::to_value(AgentServiceOut::new(s, dc, None))
-    });
-    let map: BTreeMap<&str, AgentServiceOut<'_>> = list
-        .iter()
-        .map(|s| (s.id.as_str(), AgentServiceOut::new(s, dc, None)))
-        .collect();
-    let mut resp = json(&map)?;
-    set_filtered(&mut resp, &caller, filtered);
-    Ok(resp)
+    let version = app.store.read(|inner| spec.version.index(inner));
+    let key = query_key(uri.path(), uri.query());
+    let r = app
+        .cache
+        .get(&key, Some(&caller), &spec, version, || {
+            let (version, mut list) = app.store.read(|inner| {
+                (
+                    inner.agent_services_version,
+                    inner.agent_services(&app.info.node_name),
+                )
+            });
+            // ACLs filter before the user's filter, so it only sees what may be read.
+            let total = list.len();
+            if !caller.authz.is_disabled() {
+                list.retain(|s| caller.authz.service_read(&s.name));
+            }
+            let filtered = list.len() != total;
+            let list = apply_filter(opts.filter.as_ref(), list, |s| {
+                serde_json::to_value(AgentServiceOut::new(s, dc, None))
+            });
+            let map: BTreeMap<&str, AgentServiceOut<'_>> = list
+                .iter()
+                .map(|s| (s.id.as_str(), AgentServiceOut::new(s, dc, None)))
+                .collect();
+            Ok(Rendered::ok(version, encode(&map, spec.pretty)?, filtered))
+        })
+        .await?;
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 fn content_hash(bytes: &[u8]) -> String {

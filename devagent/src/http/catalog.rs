@@ -5,15 +5,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::Router;
 use serde::Serialize;
 
+use super::cache::{Spec, Version};
 use super::health::node_meta_ok;
 use super::vet::{vet_deregister, vet_register};
 use super::{
-    apply_filter, endpoint, json, json_meta, read_json, set_filtered, App, Caller, Params, ReadOpts,
+    apply_filter, encode, endpoint, json, json_meta, query_key, read_json, read_response,
+    set_filtered, App, Caller, Meta, Params, ReadOpts, Rendered,
 };
 use crate::acl::ReadMemo;
 use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
@@ -73,67 +75,85 @@ fn filter_service_nodes(list: ServiceNodes, opts: &ReadOpts) -> ServiceNodes {
     })
 }
 
-async fn services(
-    State(app): State<App>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
+async fn services(State(app): State<App>, caller: Caller, uri: Uri) -> Result<Response, ApiError> {
+    let p = Params::parse(uri.query());
     let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
-    let (index, list) = app
+    let spec = Spec {
+        version: Version::Services,
+        meta: Meta::Consistency(opts.consistency),
+        pretty: p.has("pretty"),
+        raw: false,
+    };
+    let index = app
         .store
-        .blocking(
+        .wait_index(
             opts.blocking,
             Subscription::Topic(Topic::Catalog),
-            |inner| inner.all_service_nodes(),
+            |inner| spec.version.index(inner),
         )
         .await;
-    // Consul lists the services the token may read (service:read only).
-    let mut list = list;
-    let total = list.len();
-    if !caller.authz.is_disabled() {
-        list.retain(|(_, s)| caller.authz.service_read(&s.name));
-    }
-    let acl_filtered = list.len() != total;
-    let list = filter_service_nodes(list, &opts);
-    let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (_, s) in &list {
-        map.entry(s.name.as_str())
-            .or_default()
-            .extend(s.tags.iter().map(String::as_str));
-    }
-    let mut resp = json_meta(&map, index, Some(opts.consistency))?;
-    set_filtered(&mut resp, &caller, acl_filtered);
-    Ok(resp)
+    let key = query_key(uri.path(), uri.query());
+    let r = app
+        .cache
+        .get(&key, Some(&caller), &spec, index, || {
+            let (index, mut list) = app.store.read(|inner| inner.all_service_nodes());
+            // Consul lists the services the token may read (service:read only).
+            let total = list.len();
+            if !caller.authz.is_disabled() {
+                list.retain(|(_, s)| caller.authz.service_read(&s.name));
+            }
+            let filtered = list.len() != total;
+            let list = filter_service_nodes(list, &opts);
+            let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for (_, s) in &list {
+                map.entry(s.name.as_str())
+                    .or_default()
+                    .extend(s.tags.iter().map(String::as_str));
+            }
+            Ok(Rendered::ok(index, encode(&map, spec.pretty)?, filtered))
+        })
+        .await?;
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn service(
     State(app): State<App>,
     caller: Caller,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
+    let p = Params::parse(uri.query());
     let opts = app.read_opts(&p, Some(&app.shapes.service_node))?;
-    let tags = p.all("tag");
-    let (index, list) = app
+    let spec = Spec {
+        version: Version::Service(name.clone()),
+        meta: Meta::Consistency(opts.consistency),
+        pretty: p.has("pretty"),
+        raw: false,
+    };
+    let index = app
         .store
-        .blocking(
+        .wait_index(
             opts.blocking,
             Subscription::Topic(Topic::Service(name.clone())),
-            |inner| inner.catalog_service(&name, &tags),
+            |inner| spec.version.index(inner),
         )
         .await;
-    let mut list = list;
-    let filtered = acl_filter_service_nodes(&caller, &mut list);
-    let list = filter_service_nodes(list, &opts);
-    let out: Vec<ServiceNodeOut<'_>> = list
-        .iter()
-        .map(|(n, s)| ServiceNodeOut::new(n, s))
-        .collect();
-    let mut resp = json_meta(&out, index, Some(opts.consistency))?;
-    set_filtered(&mut resp, &caller, filtered);
-    Ok(resp)
+    let key = query_key(uri.path(), uri.query());
+    let r = app
+        .cache
+        .get(&key, Some(&caller), &spec, index, || {
+            let tags = p.all("tag");
+            let (index, mut list) = app.store.read(|inner| inner.catalog_service(&name, &tags));
+            let filtered = acl_filter_service_nodes(&caller, &mut list);
+            let list = filter_service_nodes(list, &opts);
+            let out: Vec<ServiceNodeOut<'_>> = list
+                .iter()
+                .map(|(n, s)| ServiceNodeOut::new(n, s))
+                .collect();
+            Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
+        })
+        .await?;
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn nodes(

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::Router;
 
+use super::cache::{Spec, Version};
 use super::{
-    apply_filter, cache_key, endpoint, json_meta, set_filtered, set_meta, to_json, with_body, App,
-    Caller, Params, ReadOpts,
+    apply_filter, encode, endpoint, json_meta, query_key, read_response, App, Caller, Meta, Params,
+    ReadOpts, Rendered,
 };
 use crate::acl::ReadMemo;
 use crate::error::ApiError;
@@ -65,59 +66,65 @@ pub(crate) fn filter_entries(
     })
 }
 
+/// Leaves out the entries the caller may not read (node and service read);
+/// true when something was left out.
+fn acl_filter_entries(caller: &Caller, entries: &mut Vec<HealthEntry>) -> bool {
+    if caller
+        .authz
+        .all_readable(entries.iter(), |e| (&e.node.name, &e.service.name))
+    {
+        return false;
+    }
+    let total = entries.len();
+    let mut memo = ReadMemo::default();
+    entries.retain(|e| {
+        caller
+            .authz
+            .entry_readable(&mut memo, &e.node.name, &e.service.name)
+    });
+    entries.len() != total
+}
+
 async fn service(
     State(app): State<App>,
     caller: Caller,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref());
+    let p = Params::parse(uri.query());
     let opts = app.read_opts(&p, Some(&app.shapes.health_entry))?;
     let passing = p
         .flag("passing")
         .map_err(|()| ApiError::bad_request("Invalid value for ?passing"))?;
-    let tags = p.all("tag");
-    let (index, entries) = app
+    let spec = Spec {
+        version: Version::Service(name.clone()),
+        meta: Meta::Consistency(opts.consistency),
+        pretty: p.has("pretty"),
+        raw: false,
+    };
+    let index = app
         .store
-        .blocking(
+        .wait_index(
             opts.blocking,
             Subscription::Topic(Topic::Service(name.clone())),
-            |inner| inner.health_service(&name, &tags),
+            |inner| spec.version.index(inner),
         )
         .await;
-    // ACLs first (Consul's CheckServiceNode.CanRead: node and service read),
-    // so the user's filter sees only what may be read. When nothing is left
-    // out the answer is everyone's, and comes from the shared cache.
-    let mut entries = entries;
-    let mut acl_filtered = false;
-    if !caller
-        .authz
-        .all_readable(&entries, |e| (&e.node.name, &e.service.name))
-    {
-        let total = entries.len();
-        let mut memo = ReadMemo::default();
-        entries.retain(|e| {
-            caller
-                .authz
-                .entry_readable(&mut memo, &e.node.name, &e.service.name)
-        });
-        acl_filtered = entries.len() != total;
-    }
-    let render = || {
-        let entries = filter_entries(entries, passing, &opts);
-        let out: Vec<HealthEntryOut<'_>> = entries.iter().map(HealthEntryOut::from).collect();
-        to_json(&out)
-    };
-    let body = if acl_filtered {
-        render()?
-    } else {
-        let key = cache_key(&format!("/v1/health/service/{name}"), &p);
-        app.cache.get_or_render(key, index, render)?
-    };
-    let mut resp = with_body(axum::http::StatusCode::OK, "application/json", body);
-    set_meta(resp.headers_mut(), index, Some(opts.consistency));
-    set_filtered(&mut resp, &caller, acl_filtered);
-    Ok(resp)
+    let key = query_key(uri.path(), uri.query());
+    let r = app
+        .cache
+        .get(&key, Some(&caller), &spec, index, || {
+            let tags = p.all("tag");
+            let (index, mut entries) = app.store.read(|inner| inner.health_service(&name, &tags));
+            // ACLs first (Consul's CheckServiceNode.CanRead: node and service
+            // read), so the user's filter sees only what may be read.
+            let filtered = acl_filter_entries(&caller, &mut entries);
+            let entries = filter_entries(entries, passing, &opts);
+            let out: Vec<HealthEntryOut<'_>> = entries.iter().map(HealthEntryOut::from).collect();
+            Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
+        })
+        .await?;
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 /// Connect and ingress: devagent has no service mesh, so no instance is
@@ -140,55 +147,71 @@ async fn connect(
     json_meta(&Vec::<()>::new(), index, Some(opts.consistency))
 }
 
-/// A list of checks: a blocking `query` on `topic`, then `filter`.
+/// A list of checks: blocks on `topic` until `index` moves, then `query`,
+/// ACLs and `filter`; rendered once per index (and authority).
 async fn checks_response(
     app: &App,
     caller: &Caller,
-    q: Option<&str>,
+    uri: &Uri,
     topic: Topic,
-    query: impl Fn(&Inner) -> (u64, Vec<Arc<Check>>),
+    version: Version,
+    query: impl FnOnce(&Inner) -> (u64, Vec<Arc<Check>>),
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(q);
+    let p = Params::parse(uri.query());
     let opts = app.read_opts(&p, Some(&app.shapes.check))?;
-    let (index, checks) = app
+    let spec = Spec {
+        version,
+        meta: Meta::Consistency(opts.consistency),
+        pretty: p.has("pretty"),
+        raw: false,
+    };
+    let at = app
         .store
-        .blocking(opts.blocking, Subscription::Topic(topic), query)
+        .wait_index(opts.blocking, Subscription::Topic(topic), |inner| {
+            spec.version.index(inner)
+        })
         .await;
-    // Consul's filterHealthChecks: node read, and service read for service checks.
-    let mut checks = checks;
-    let total = checks.len();
-    if !caller
-        .authz
-        .all_readable(checks.iter().map(|c| &**c), |c| (&c.node, &c.service_name))
-    {
-        let mut memo = ReadMemo::default();
-        checks.retain(|c| {
-            caller
+    let key = query_key(uri.path(), uri.query());
+    let r = app
+        .cache
+        .get(&key, Some(caller), &spec, at, || {
+            let (index, mut checks) = app.store.read(query);
+            // Consul's filterHealthChecks: node read, and service read for service checks.
+            let total = checks.len();
+            if !caller
                 .authz
-                .entry_readable(&mut memo, &c.node, &c.service_name)
-        });
-    }
-    let acl_filtered = checks.len() != total;
-    let checks = apply_filter(opts.filter.as_ref(), checks, |c| {
-        serde_json::to_value(CheckOut::from(&**c))
-    });
-    let out: Vec<CheckOut<'_>> = checks.iter().map(|c| CheckOut::from(&**c)).collect();
-    let mut resp = json_meta(&out, index, Some(opts.consistency))?;
-    set_filtered(&mut resp, caller, acl_filtered);
-    Ok(resp)
+                .all_readable(checks.iter().map(|c| &**c), |c| (&c.node, &c.service_name))
+            {
+                let mut memo = ReadMemo::default();
+                checks.retain(|c| {
+                    caller
+                        .authz
+                        .entry_readable(&mut memo, &c.node, &c.service_name)
+                });
+            }
+            let filtered = checks.len() != total;
+            let checks = apply_filter(opts.filter.as_ref(), checks, |c| {
+                serde_json::to_value(CheckOut::from(&**c))
+            });
+            let out: Vec<CheckOut<'_>> = checks.iter().map(|c| CheckOut::from(&**c)).collect();
+            Ok(Rendered::ok(index, encode(&out, spec.pretty)?, filtered))
+        })
+        .await?;
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 async fn service_checks(
     State(app): State<App>,
     caller: Caller,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     checks_response(
         &app,
         &caller,
-        q.as_deref(),
+        &uri,
         Topic::Service(name.clone()),
+        Version::Service(name.clone()),
         |inner| inner.service_checks(&name),
     )
     .await
@@ -198,11 +221,16 @@ async fn node(
     State(app): State<App>,
     caller: Caller,
     Path(node): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    checks_response(&app, &caller, q.as_deref(), Topic::Catalog, |inner| {
-        inner.node_checks(&node)
-    })
+    checks_response(
+        &app,
+        &caller,
+        &uri,
+        Topic::Catalog,
+        Version::Checks,
+        |inner| inner.node_checks(&node),
+    )
     .await
 }
 
@@ -210,10 +238,15 @@ async fn state(
     State(app): State<App>,
     caller: Caller,
     Path(state): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    checks_response(&app, &caller, q.as_deref(), Topic::Catalog, |inner| {
-        inner.checks_in_state(&state)
-    })
+    checks_response(
+        &app,
+        &caller,
+        &uri,
+        Topic::Catalog,
+        Version::Checks,
+        |inner| inner.checks_in_state(&state),
+    )
     .await
 }

@@ -2,16 +2,18 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use axum::Router;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::cache::{Spec, Version};
 use super::{
-    endpoint, json, json_meta, read_body_or, set_filtered, set_meta, to_json, with_body, App,
-    Caller, Params,
+    encode, endpoint, json, query_key, read_body_or, read_response, set_meta, to_json, with_body,
+    App, Caller, Meta, Params, Rendered,
 };
 use crate::acl::{Kind, Level};
 use crate::decode::{normalize, Schema};
@@ -50,10 +52,10 @@ async fn kv_root(
     State(app): State<App>,
     caller: Caller,
     method: Method,
-    RawQuery(q): RawQuery,
+    uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    kv(app, caller, method, String::new(), q, body).await
+    kv(app, caller, method, String::new(), uri, body).await
 }
 
 async fn kv_key(
@@ -61,10 +63,10 @@ async fn kv_key(
     caller: Caller,
     method: Method,
     Path(key): Path<String>,
-    RawQuery(q): RawQuery,
+    uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    kv(app, caller, method, key, q, body).await
+    kv(app, caller, method, key, uri, body).await
 }
 
 async fn kv(
@@ -72,13 +74,13 @@ async fn kv(
     caller: Caller,
     method: Method,
     key: String,
-    q: Option<String>,
+    uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
     validate_key(&key)?;
-    let p = Params::parse(q.as_deref());
+    let p = Params::parse(uri.query());
     match method {
-        Method::GET => get(app, &caller, key, p).await,
+        Method::GET => get(app, &caller, key, uri.path(), uri.query(), p).await,
         Method::PUT => {
             caller.authz.need(Kind::Key, Level::Write, &key)?;
             put(app, key, p, body).await
@@ -100,13 +102,25 @@ async fn kv(
     }
 }
 
-fn missing(index: u64) -> Response {
-    let mut resp = StatusCode::NOT_FOUND.into_response();
-    set_meta(resp.headers_mut(), index, None);
-    resp
+/// Consul's 404 for a key or prefix that holds nothing (with the index to block on).
+fn missing(index: u64, filtered: bool) -> Rendered {
+    Rendered {
+        status: StatusCode::NOT_FOUND,
+        ..Rendered::ok(index, Bytes::new(), filtered)
+    }
 }
 
-async fn get(app: App, caller: &Caller, key: String, p: Params) -> Result<Response, ApiError> {
+/// `GET /v1/kv/...`: one key (the same answer for every caller that may read
+/// it), or the keys or entries under a prefix (what the caller may read);
+/// each rendered once per index.
+async fn get(
+    app: App,
+    caller: &Caller,
+    key: String,
+    path: &str,
+    q: Option<&str>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let opts = app.read_opts(&p, None)?;
     let sub = Subscription::KvPrefix(key.clone());
     let list = p.has("keys") || p.has("recurse");
@@ -115,77 +129,91 @@ async fn get(app: App, caller: &Caller, key: String, p: Params) -> Result<Respon
     }
     if !list {
         caller.authz.need(Kind::Key, Level::Read, &key)?;
+        if key.is_empty() {
+            return Err(ApiError::bad_request("Missing key name"));
+        }
     }
+    let raw = !list && p.has("raw");
+    let pretty = p.has("pretty") && !raw;
     let unrestricted = caller.authz.is_disabled();
-    if p.has("keys") {
+    let cache_key = query_key(path, q);
+    let spec = Spec {
+        version: if list {
+            Version::Prefix(key.clone())
+        } else {
+            Version::Key(key.clone())
+        },
+        meta: Meta::Index,
+        pretty,
+        raw,
+    };
+    let r = if p.has("keys") {
         let sep = p
             .get("separator")
             .or_else(|| p.get("seperator"))
             .unwrap_or("")
             .to_string();
-        let (index, keys) = app
+        let index = app
             .store
-            .blocking(opts.blocking, sub, |inner| inner.kv_keys(&key, &sep))
+            .wait_index(opts.blocking, sub, |inner| spec.version.index(inner))
             .await;
-        let total = keys.len();
-        let keys: Vec<String> = keys
-            .into_iter()
-            .filter(|k| unrestricted || caller.authz.key_read(k))
-            .collect();
-        let filtered = keys.len() != total;
-        let mut resp = if keys.is_empty() && !key.is_empty() {
-            missing(index)
-        } else {
-            json_meta(&keys, index, None)?
-        };
-        set_filtered(&mut resp, caller, filtered);
-        return Ok(resp);
-    }
-    if p.has("recurse") {
-        let (index, entries) = app
+        app.cache
+            .get(&cache_key, Some(caller), &spec, index, || {
+                let (index, keys) = app.store.read(|inner| inner.kv_keys(&key, &sep));
+                let total = keys.len();
+                let keys: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| unrestricted || caller.authz.key_read(k))
+                    .collect();
+                let filtered = keys.len() != total;
+                if keys.is_empty() && !key.is_empty() {
+                    return Ok(missing(index, filtered));
+                }
+                Ok(Rendered::ok(index, encode(&keys, pretty)?, filtered))
+            })
+            .await?
+    } else if p.has("recurse") {
+        let index = app
             .store
-            .blocking(opts.blocking, sub, |inner| inner.kv_list(&key))
+            .wait_index(opts.blocking, sub, |inner| spec.version.index(inner))
             .await;
-        let total = entries.len();
-        let entries: Vec<_> = entries
-            .into_iter()
-            .filter(|e| unrestricted || caller.authz.key_read(&e.key))
-            .collect();
-        let filtered = entries.len() != total;
-        let mut resp = if entries.is_empty() {
-            missing(index)
-        } else {
-            let out: Vec<KvOut<'_>> = entries.iter().map(|e| KvOut::new(e, true)).collect();
-            json_meta(&out, index, None)?
-        };
-        set_filtered(&mut resp, caller, filtered);
-        return Ok(resp);
-    }
-    if key.is_empty() {
-        return Err(ApiError::bad_request("Missing key name"));
-    }
-    let (index, entry) = app
-        .store
-        .blocking(opts.blocking, sub, |inner| inner.kv_get(&key))
-        .await;
-    let Some(entry) = entry else {
-        return Ok(missing(index));
+        app.cache
+            .get(&cache_key, Some(caller), &spec, index, || {
+                let (index, entries) = app.store.read(|inner| inner.kv_list(&key));
+                let total = entries.len();
+                let entries: Vec<_> = entries
+                    .into_iter()
+                    .filter(|e| unrestricted || caller.authz.key_read(&e.key))
+                    .collect();
+                let filtered = entries.len() != total;
+                if entries.is_empty() {
+                    return Ok(missing(index, filtered));
+                }
+                let out: Vec<KvOut<'_>> = entries.iter().map(|e| KvOut::new(e, true)).collect();
+                Ok(Rendered::ok(index, encode(&out, pretty)?, filtered))
+            })
+            .await?
+    } else {
+        let index = app
+            .store
+            .wait_index(opts.blocking, sub, |inner| spec.version.index(inner))
+            .await;
+        app.cache
+            .get(&cache_key, None, &spec, index, || {
+                let (index, entry) = app.store.read(|inner| inner.kv_get(&key));
+                let Some(entry) = entry else {
+                    return Ok(missing(index, false));
+                };
+                let body = if raw {
+                    entry.value.clone()
+                } else {
+                    encode(&[KvOut::new(&entry, true)], pretty)?
+                };
+                Ok(Rendered::ok(index, body, false))
+            })
+            .await?
     };
-    if p.has("raw") {
-        let mut resp = with_body(StatusCode::OK, "text/plain", entry.value.clone());
-        let h = resp.headers_mut();
-        h.insert(
-            "X-Content-Type-Options",
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("sandbox"),
-        );
-        set_meta(h, index, None);
-        return Ok(resp);
-    }
-    json_meta(&[KvOut::new(&entry, true)], index, None)
+    Ok(read_response(&r, &spec, caller.authenticated))
 }
 
 fn parse_u64_param(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {

@@ -2,11 +2,15 @@
 //! response headers of blocking queries, ACL enforcement and error bodies.
 
 mod agent;
+pub(crate) mod cache;
 mod catalog;
+mod fast;
 mod health;
 mod kv;
 mod misc;
 mod peering;
+mod pretty;
+mod respond;
 mod serve;
 mod session;
 mod shapes;
@@ -22,7 +26,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use std::borrow::Cow;
@@ -37,6 +40,12 @@ use crate::state::{BlockingOpts, Store};
 use crate::AgentInfo;
 use gocompat::duration;
 
+pub(crate) use cache::{query_key, ReadCache, Rendered};
+pub(crate) use respond::{
+    answer_headers, encode, json, json_meta, read_response, set_filtered, set_meta, to_json,
+    with_body, Meta,
+};
+use respond::{Indented, X_CONSUL_DEFAULT_POLICY};
 pub(crate) use serve::serve;
 pub(crate) use shapes::Shapes;
 
@@ -46,17 +55,36 @@ const MAX_JSON_BODY: usize = 1 << 20;
 const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
-/// Everything a handler needs.
+/// Everything a handler needs, shared by every request (cloning it is one
+/// reference count).
 #[derive(Clone, Debug)]
-pub(crate) struct App {
+pub(crate) struct App(Arc<AppState>);
+
+impl App {
+    pub(crate) fn new(state: AppState) -> App {
+        App(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+/// What [`App`] holds.
+#[derive(Debug)]
+pub(crate) struct AppState {
     pub(crate) store: Arc<Store>,
     pub(crate) info: Arc<AgentInfo>,
     pub(crate) acl: Arc<crate::acl::Acl>,
     pub(crate) runner: CheckRunner,
-    pub(crate) shapes: Arc<Shapes>,
+    pub(crate) shapes: Shapes,
     pub(crate) metrics: Arc<Metrics>,
-    /// Serialized answers of repeated reads.
-    pub(crate) cache: Arc<ResponseCache>,
+    /// Rendered answers of hot reads.
+    pub(crate) cache: ReadCache,
     /// Cancelled by `PUT /v1/agent/leave`.
     pub(crate) leave: CancellationToken,
     /// Size and time limits of requests.
@@ -232,121 +260,6 @@ impl App {
     }
 }
 
-/// Serializes compactly with a trailing newline (`?pretty` re-indents in [`guard`]).
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ApiError> {
-    let mut buf = Vec::with_capacity(512);
-    serde_json::to_writer(&mut buf, value)
-        .map_err(|e| ApiError::internal(format!("encoding response: {e}")))?;
-    buf.push(b'\n');
-    Ok(Bytes::from(buf))
-}
-
-/// Re-indents a JSON body as Consul's `?pretty` does (4 spaces).
-fn prettify(body: &[u8]) -> Option<Bytes> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let mut buf = Vec::with_capacity(body.len() * 2);
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser).ok()?;
-    buf.push(b'\n');
-    Some(Bytes::from(buf))
-}
-
-/// Serialized answers of hot read queries, by query and index: a repeated
-/// query costs a lookup instead of a serialization. Bounded.
-#[derive(Debug, Default)]
-pub(crate) struct ResponseCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, (u64, Bytes)>>,
-}
-
-const CACHE_ENTRIES: usize = 4096;
-
-impl ResponseCache {
-    /// The cached body of `key` at `index`, else the rendered one (then cached).
-    pub(crate) fn get_or_render(
-        &self,
-        key: String,
-        index: u64,
-        render: impl FnOnce() -> Result<Bytes, ApiError>,
-    ) -> Result<Bytes, ApiError> {
-        let lock = || {
-            self.map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((i, body)) = lock().get(&key) {
-            if *i == index {
-                return Ok(body.clone());
-            }
-        }
-        let body = render()?;
-        let mut map = lock();
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, (index, body.clone()));
-        Ok(body)
-    }
-}
-
-/// The cache key of a read: the path and its parameters, minus the blocking ones.
-pub(crate) fn cache_key(path: &str, p: &Params) -> String {
-    let mut pairs: Vec<&(String, String)> =
-        p.0.iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "index" | "wait" | "token" | "pretty"))
-            .collect();
-    pairs.sort();
-    let mut key = String::from(path);
-    for (k, v) in pairs {
-        key.push('&');
-        key.push_str(k);
-        key.push('=');
-        key.push_str(v);
-    }
-    key
-}
-
-/// A JSON response without query metadata.
-pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<Response, ApiError> {
-    Ok(with_body(
-        StatusCode::OK,
-        "application/json",
-        to_json(value)?,
-    ))
-}
-
-/// A JSON response of a read endpoint, with the blocking-query headers.
-pub(crate) fn json_meta<T: Serialize + ?Sized>(
-    value: &T,
-    index: u64,
-    consistency: Option<&'static str>,
-) -> Result<Response, ApiError> {
-    let mut resp = json(value)?;
-    set_meta(resp.headers_mut(), index, consistency);
-    Ok(resp)
-}
-
-pub(crate) fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
-/// `X-Consul-Index` (never 0), `X-Consul-KnownLeader`, `X-Consul-LastContact`.
-pub(crate) fn set_meta(h: &mut HeaderMap, index: u64, consistency: Option<&'static str>) {
-    h.insert("X-Consul-Index", HeaderValue::from(index.max(1)));
-    h.insert("X-Consul-KnownLeader", HeaderValue::from_static("true"));
-    h.insert("X-Consul-LastContact", HeaderValue::from_static("0"));
-    if let Some(c) = consistency {
-        h.insert(
-            "X-Consul-Effective-Consistency",
-            HeaderValue::from_static(c),
-        );
-    }
-}
-
 /// Reads a request body of at most `limit` bytes. A body that says it is
 /// larger (`Content-Length`) is refused with a 413 before any of it is read;
 /// one that turns out larger is refused once `limit + 1` bytes have arrived,
@@ -493,7 +406,10 @@ static X_CONSUL_TOKEN: header::HeaderName = header::HeaderName::from_static("x-c
 
 /// The token of a request, as Consul reads it: `?token=`, else
 /// `X-Consul-Token`, else `Authorization: Bearer`. Empty means none.
-fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
+pub(crate) fn request_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
     if let Some(q) = query.filter(|q| q.contains("token=")) {
         if let Some((_, v)) = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token") {
             if !v.is_empty() {
@@ -550,17 +466,6 @@ impl axum::extract::FromRequestParts<App> for RequestToken {
     }
 }
 
-/// Sets `X-Consul-Results-Filtered-By-ACLs: true` when something was left
-/// out, and only for a caller with a token (Consul's rule against leaks).
-pub(crate) fn set_filtered(resp: &mut Response, caller: &Caller, filtered: bool) {
-    if filtered && caller.authenticated {
-        resp.headers_mut().insert(
-            "X-Consul-Results-Filtered-By-ACLs",
-            HeaderValue::from_static("true"),
-        );
-    }
-}
-
 /// The default-policy header, request metrics, and `?pretty`.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let policy = app.acl.default_policy_word();
@@ -568,20 +473,18 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         && Params::parse(req.uri().query()).has("pretty");
     app.metrics.http_requests.inc();
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert(
-        "X-Consul-Default-ACL-Policy",
-        HeaderValue::from_static(policy),
-    );
+    resp.headers_mut()
+        .insert(&X_CONSUL_DEFAULT_POLICY, HeaderValue::from_static(policy));
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if pretty && is_json {
+    if pretty && is_json && resp.extensions().get::<Indented>().is_none() {
         let (parts, body) = resp.into_parts();
         let bytes = axum::body::to_bytes(body, 64 << 20)
             .await
             .unwrap_or_default();
-        let body = prettify(&bytes).unwrap_or(bytes);
+        let body = pretty::reindent(&bytes).unwrap_or(bytes);
         let mut resp = Response::from_parts(parts, Body::from(body));
         resp.headers_mut().remove(header::CONTENT_LENGTH);
         return resp;

@@ -40,9 +40,11 @@ const REFUSAL_TIME: Duration = Duration::from_millis(50);
 const TOO_MANY_PER_CLIENT: &str =
     "Your IP is issuing too many concurrent connections, please rate limit your calls\n";
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` until `shutdown` completes; reads that
+/// `app`'s read cache holds are answered before routing (see `fast`).
 pub(crate) async fn serve(
     listener: TcpListener,
+    app: super::App,
     router: Router,
     limits: Limits,
     open_files: u64,
@@ -79,10 +81,19 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let app = app.clone();
         let body_timeout = limits.http_read_timeout;
         let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let mut router = router.clone();
+            // A read the cache holds is answered at once; the rest is routed.
+            let routed = match super::fast::answer(&app, &req) {
+                Some(answer) => Err(answer),
+                None => Ok(router.clone()),
+            };
             async move {
+                let mut router = match routed {
+                    Ok(router) => router,
+                    Err(answer) => return Ok::<_, Infallible>(answer),
+                };
                 let req = req.map(|b| Body::new(TimedBody::new(b, body_timeout)));
                 Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
             }

@@ -179,18 +179,15 @@ impl Store {
             checks.push(self.build_check(&inner, check_id, name, c, spec, Some(&svc)));
         }
         inner.put_service(svc);
-        inner.agent_services.insert(id.clone());
+        if inner.agent_services.insert(id.clone()) {
+            inner.agent_services_version += 1;
+        }
         if replace_existing_checks {
             let stale: Vec<String> = inner
-                .checks
+                .owned_checks(&node, &id)
                 .iter()
-                .filter(|((n, cid), c)| {
-                    *n == node
-                        && c.service_id == id
-                        && !new_ids.contains(cid)
-                        && c.kind != "maintenance"
-                })
-                .map(|((_, cid), _)| cid.clone())
+                .filter(|c| !new_ids.contains(&c.check_id) && c.kind != "maintenance")
+                .map(|c| c.check_id.clone())
                 .collect();
             for cid in stale {
                 inner.remove_check(&node, &cid);
@@ -199,11 +196,11 @@ impl Store {
         // Existing checks keep the service's current tags.
         let tags = def.tags.clone();
         let refresh: Vec<Check> = inner
-            .checks
+            .owned_checks(&node, &id)
             .iter()
-            .filter(|((n, cid), c)| *n == node && c.service_id == id && !new_ids.contains(cid))
-            .filter(|(_, c)| c.service_tags != tags || c.service_name != def.name)
-            .map(|(_, c)| {
+            .filter(|c| !new_ids.contains(&c.check_id))
+            .filter(|c| c.service_tags != tags || c.service_name != def.name)
+            .map(|c| {
                 let mut c = (**c).clone();
                 c.service_tags = tags.clone();
                 c.service_name = def.name.clone();

@@ -110,6 +110,7 @@ impl Inner {
         }
         svc.modify_index = index;
         self.tables.services = index;
+        self.agent_services_version += 1;
         if let Some(old) = &old_name {
             if *old != svc.name {
                 if let Some(set) = self.by_name.get_mut(old) {
@@ -135,6 +136,7 @@ impl Inner {
         let svc = self.services.remove(&key)?;
         let index = self.next_index();
         self.tables.services = index;
+        self.agent_services_version += 1;
         if let Some(set) = self.by_name.get_mut(&svc.name) {
             set.remove(&key);
             if set.is_empty() {
@@ -142,10 +144,9 @@ impl Inner {
             }
         }
         let check_ids: Vec<String> = self
-            .checks
+            .owned_checks(node, id)
             .iter()
-            .filter(|((n, _), c)| n == node && c.service_id == id)
-            .map(|((_, cid), _)| cid.clone())
+            .map(|c| c.check_id.clone())
             .collect();
         for cid in check_ids {
             self.remove_check(node, &cid);
@@ -195,7 +196,13 @@ impl Inner {
             check.service_name.clone(),
             check.check_id.clone(),
         );
-        self.checks.insert(key, Arc::new(check));
+        let check = Arc::new(check);
+        if let Some(old) = self.checks.insert(key, Arc::clone(&check)) {
+            if old.service_id != check.service_id {
+                self.unindex_check(&old);
+            }
+        }
+        self.index_check(check);
         if service_name.is_empty() {
             self.touch_node_services(&node, index);
         } else {
@@ -211,6 +218,7 @@ impl Inner {
         let check = self
             .checks
             .remove(&(node.to_string(), check_id.to_string()))?;
+        self.unindex_check(&check);
         let index = self.next_index();
         self.tables.checks = index;
         if node == self.node_name() {
@@ -230,15 +238,65 @@ impl Inner {
         Some(check)
     }
 
+    /// The checks of one owner on `node`: a service ID, or `""` for the node's own.
+    pub(crate) fn owned_checks(&self, node: &str, service_id: &str) -> &[Arc<Check>] {
+        self.checks_by_owner
+            .get(node)
+            .and_then(|m| m.get(service_id))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn index_check(&mut self, check: Arc<Check>) {
+        let list = self
+            .checks_by_owner
+            .entry(check.node.clone())
+            .or_default()
+            .entry(check.service_id.clone())
+            .or_default();
+        match list.binary_search_by(|c| c.check_id.cmp(&check.check_id)) {
+            Ok(i) => list[i] = check,
+            Err(i) => list.insert(i, check),
+        }
+    }
+
+    fn unindex_check(&mut self, check: &Check) {
+        let Some(owners) = self.checks_by_owner.get_mut(&check.node) else {
+            return;
+        };
+        if let Some(list) = owners.get_mut(&check.service_id) {
+            list.retain(|c| c.check_id != check.check_id);
+            if list.is_empty() {
+                owners.remove(&check.service_id);
+            }
+        }
+        if owners.is_empty() {
+            self.checks_by_owner.remove(&check.node);
+        }
+    }
+
+    /// An instance with its node and checks (the node's own, then its own,
+    /// merged in check ID order as Consul lists them).
     pub(super) fn health_entry(&self, svc: &Arc<Service>) -> Option<HealthEntry> {
         let node = self.nodes.get(&svc.node)?;
-        let checks = self
-            .checks
-            .range((svc.node.clone(), String::new())..)
-            .take_while(|((n, _), _)| *n == svc.node)
-            .filter(|(_, c)| c.service_id.is_empty() || c.service_id == svc.id)
-            .map(|(_, c)| Arc::clone(c))
-            .collect();
+        let (node_checks, own) = match self.checks_by_owner.get(&svc.node) {
+            Some(m) => (
+                m.get("").map_or(&[][..], Vec::as_slice),
+                m.get(svc.id.as_str()).map_or(&[][..], Vec::as_slice),
+            ),
+            None => (&[][..], &[][..]),
+        };
+        let mut checks = Vec::with_capacity(node_checks.len() + own.len());
+        let (mut a, mut b) = (node_checks.iter().peekable(), own.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.check_id <= y.check_id => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, _) => b.next(),
+            };
+            let Some(c) = next else { break };
+            checks.push(Arc::clone(c));
+        }
         Some(HealthEntry {
             node: Arc::clone(node),
             service: Arc::clone(svc),
@@ -309,12 +367,17 @@ impl Inner {
 
     /// `/v1/health/checks/:service`: service checks only.
     pub(crate) fn service_checks(&self, name: &str) -> (u64, Vec<Arc<Check>>) {
-        let checks = self
-            .checks
-            .values()
+        let mut checks: Vec<Arc<Check>> = self
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .flat_map(|(node, id)| self.owned_checks(node, id))
             .filter(|c| c.service_name == name)
             .cloned()
             .collect();
+        checks.sort_by(|a, b| (&a.node, &a.check_id).cmp(&(&b.node, &b.check_id)));
+        checks.dedup_by(|a, b| a.node == b.node && a.check_id == b.check_id);
         (self.service_index(name), checks)
     }
 

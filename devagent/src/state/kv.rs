@@ -77,19 +77,26 @@ impl Inner {
 
     /// `GET /v1/kv/:key`.
     pub(crate) fn kv_get(&self, key: &str) -> (u64, Option<Arc<KvEntry>>) {
+        (self.kv_get_index(key), self.kv.get(key).cloned())
+    }
+
+    /// The index of `GET /v1/kv/:key`: the key's ModifyIndex, else its tombstone's.
+    pub(crate) fn kv_get_index(&self, key: &str) -> u64 {
         match self.kv.get(key) {
-            Some(e) => (e.modify_index, Some(Arc::clone(e))),
-            None => {
-                let index = self
-                    .tombstones
-                    .get(key)
-                    .copied()
-                    .unwrap_or(0)
-                    .max(self.reaped_floor)
-                    .max(1);
-                (index, None)
-            }
+            Some(e) => e.modify_index,
+            None => self
+                .tombstones
+                .get(key)
+                .copied()
+                .unwrap_or(0)
+                .max(self.reaped_floor)
+                .max(1),
         }
+    }
+
+    /// The index of `?recurse` and `?keys` reads of `prefix`.
+    pub(crate) fn kv_keys_index(&self, prefix: &str) -> u64 {
+        self.kv_index(prefix)
     }
 
     /// `GET /v1/kv/:prefix?recurse`.

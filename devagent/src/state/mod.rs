@@ -20,7 +20,7 @@ mod session;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -112,7 +112,14 @@ pub(crate) struct Inner {
     pub(crate) by_name: HashMap<String, BTreeSet<(String, String)>>,
     /// Keyed by (node, check ID).
     pub(crate) checks: BTreeMap<(String, String), Arc<Check>>,
+    /// The same checks by node, then by service ID (`""`: the node's own
+    /// checks), sorted by check ID: an instance's checks without a scan of
+    /// every check on its node.
+    pub(crate) checks_by_owner: HashMap<String, HashMap<String, Vec<Arc<Check>>>>,
     pub(crate) agent_services: BTreeSet<String>,
+    /// Moves with every change to a service or to the set of agent services
+    /// (the version of `/v1/agent/services`, which has no index of its own).
+    pub(crate) agent_services_version: u64,
     pub(crate) agent_checks: HashMap<String, CheckRuntime>,
     pub(crate) kv: BTreeMap<String, Arc<KvEntry>>,
     pub(crate) tombstones: BTreeMap<String, u64>,
@@ -130,6 +137,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Moves with every write (the raft index, and the agent's services,
+    /// which can change without one): see [`Store::generation`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.index.wrapping_add(self.agent_services_version)
+    }
+
     /// Allocates the next raft index.
     pub(crate) fn next_index(&mut self) -> u64 {
         self.index += 1;
@@ -223,6 +236,40 @@ pub struct Store {
     pub(crate) waiting: AtomicI64,
     /// Cancelled when the agent stops: every blocking query answers at once.
     closing: CancellationToken,
+    /// [`Inner::generation`] as of the last lock released: a cached answer
+    /// confirmed at this generation is still current without locking.
+    written: AtomicU64,
+}
+
+/// The locked state; publishes the generation when released.
+pub(crate) struct StoreGuard<'a> {
+    inner: MutexGuard<'a, Inner>,
+    written: &'a AtomicU64,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the lock: a reader that sees the old generation runs
+        // before this write in every order a client can observe.
+        let generation = self.inner.generation();
+        if self.written.load(Ordering::Relaxed) != generation {
+            self.written.store(generation, Ordering::Release);
+        }
+    }
 }
 
 /// Counts a waiting query for as long as it lives.
@@ -261,6 +308,7 @@ impl Store {
             timer: Notify::new(),
             waiting: AtomicI64::new(0),
             closing: CancellationToken::new(),
+            written: AtomicU64::new(0),
         });
         store.bootstrap();
         store
@@ -272,12 +320,22 @@ impl Store {
     }
 
     /// Locks the state. Never held across an `.await`.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> StoreGuard<'_> {
         // A panic while holding the lock would leave the maps consistent
         // (every write finishes before it publishes), so keep serving.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        StoreGuard {
+            inner: self
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            written: &self.written,
+        }
+    }
+
+    /// The generation of the state as of the last lock released: equal to
+    /// the one a cached answer was confirmed at, nothing was written since.
+    pub(crate) fn generation(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// Ends every blocking query: the agent is stopping.
@@ -342,6 +400,22 @@ impl Store {
                 return (index.max(1), value);
             }
         }
+    }
+
+    /// [`Store::blocking`] on the index alone: waits until `index` passes
+    /// `opts.index` (or the wait ends) and returns it (at least 1). The
+    /// value is read afterwards, at that index or a newer one, if it is not
+    /// cached.
+    pub async fn wait_index<F>(&self, opts: BlockingOpts, sub: Subscription, index: F) -> u64
+    where
+        F: Fn(&Inner) -> u64,
+    {
+        self.blocking(opts, sub, |inner| (index(inner), ())).await.0
+    }
+
+    /// Runs `query` on the current state (one short lock).
+    pub(crate) fn read<T>(&self, query: impl FnOnce(&Inner) -> T) -> T {
+        query(&self.lock())
     }
 
     /// Like [`Store::blocking`] for queries that return when their value
