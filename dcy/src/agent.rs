@@ -103,6 +103,37 @@ pub struct CheckRegistration {
     /// Largest output kept, in bytes.
     #[serde(rename = "OutputMaxSize", skip_serializing_if = "is_zero")]
     pub output_max_size: u32,
+    /// Command of a script check, run without a shell (needs the agent's
+    /// `enable_script_checks`).
+    #[serde(rename = "ScriptArgs", skip_serializing_if = "Vec::is_empty")]
+    pub script_args: Vec<String>,
+    /// Container of a Docker check (with `script_args`).
+    #[serde(rename = "DockerContainerID", skip_serializing_if = "String::is_empty")]
+    pub docker_container_id: String,
+    /// Shell of a Docker check.
+    #[serde(rename = "Shell", skip_serializing_if = "String::is_empty")]
+    pub shell: String,
+    /// `host:port[/service]` of a gRPC health check.
+    #[serde(rename = "GRPC", skip_serializing_if = "String::is_empty")]
+    pub grpc: String,
+    /// gRPC over TLS.
+    #[serde(rename = "GRPCUseTLS", skip_serializing_if = "std::ops::Not::not")]
+    pub grpc_use_tls: bool,
+    /// `host:port` of a UDP check.
+    #[serde(rename = "UDP", skip_serializing_if = "String::is_empty")]
+    pub udp: String,
+    /// `host:port` of an HTTP/2 ping check.
+    #[serde(rename = "H2PING", skip_serializing_if = "String::is_empty")]
+    pub h2ping: String,
+    /// HTTP/2 ping over TLS (Consul's default: true).
+    #[serde(rename = "H2PingUseTLS", skip_serializing_if = "Option::is_none")]
+    pub h2ping_use_tls: Option<bool>,
+    /// Service ID an alias check follows.
+    #[serde(rename = "AliasService", skip_serializing_if = "String::is_empty")]
+    pub alias_service: String,
+    /// Node an alias check follows.
+    #[serde(rename = "AliasNode", skip_serializing_if = "String::is_empty")]
+    pub alias_node: String,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -31,11 +31,14 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Version { format } => version(&format),
         Command::Agent(args) => {
-            init_tracing(args.log_level.as_deref());
+            let hub = init_tracing(args.log_level.as_deref());
             let open_files = crate::limits::raise_open_file_limit();
             tracing::debug!(open_files, "open-file limit");
             let config = match args.to_config() {
-                Ok(c) => c,
+                Ok(mut c) => {
+                    c.log_hub = Some(hub);
+                    c
+                }
                 Err(e) => {
                     eprintln!("devagent: {e}");
                     return ExitCode::from(1);
@@ -74,7 +77,12 @@ fn version(format: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_tracing(level: Option<&str>) {
+/// Logs to stderr at `level`, and everything down to DEBUG to the monitors
+/// of `/v1/agent/monitor` (through the returned hub) while one listens.
+fn init_tracing(level: Option<&str>) -> crate::logs::LogHub {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = match level {
         Some(l) => {
             tracing_subscriber::EnvFilter::new(format!("{},hickory_server=warn", l.to_lowercase()))
@@ -82,11 +90,19 @@ fn init_tracing(level: Option<&str>) {
         None => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn")),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let hub = crate::logs::LogHub::new();
+    let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let monitor = hub.layer().with_filter(tracing_subscriber::EnvFilter::new(
+        "debug,hyper=info,h2=info,rustls=info,reqwest=info,hickory_server=warn,hickory_proto=warn",
+    ));
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(monitor)
         .init();
+    hub
 }
 
 async fn run(config: crate::AgentConfig) -> ExitCode {

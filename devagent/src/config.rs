@@ -42,6 +42,15 @@ pub struct AgentConfig {
     pub min_deregister_after: Duration,
     /// What one client may cost: the `limits` block.
     pub limits: Limits,
+    /// `enable_script_checks`: script checks registered over the HTTP API run.
+    pub enable_script_checks: bool,
+    /// `enable_local_script_checks`: script checks of config files run.
+    pub enable_local_script_checks: bool,
+    /// Services (`service`/`services`) and checks (`check`/`checks`) of the
+    /// config files, registered at start as local definitions.
+    pub definitions: Vec<serde_json::Value>,
+    /// The log stream `/v1/agent/monitor` follows (the binary installs its layer).
+    pub log_hub: Option<crate::logs::LogHub>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -59,6 +68,12 @@ impl std::fmt::Debug for AgentConfig {
             .field("min_check_interval", &self.min_check_interval)
             .field("min_deregister_after", &self.min_deregister_after)
             .field("limits", &self.limits)
+            .field("enable_script_checks", &self.enable_script_checks)
+            .field(
+                "enable_local_script_checks",
+                &self.enable_local_script_checks,
+            )
+            .field("definitions", &self.definitions.len())
             .finish()
     }
 }
@@ -88,6 +103,10 @@ impl Default for AgentConfig {
             min_check_interval: Duration::from_secs(1),
             min_deregister_after: Duration::from_secs(60),
             limits: Limits::default(),
+            enable_script_checks: false,
+            enable_local_script_checks: false,
+            definitions: Vec::new(),
+            log_hub: None,
         }
     }
 }
@@ -177,6 +196,12 @@ pub struct AgentArgs {
         hide_env_values = true
     )]
     pub acl_token: Option<String>,
+    /// Run script checks registered over the HTTP API (`enable_script_checks`).
+    #[arg(long = "enable-script-checks")]
+    pub enable_script_checks: bool,
+    /// Run script checks of config files only (`enable_local_script_checks`).
+    #[arg(long = "enable-local-script-checks")]
+    pub enable_local_script_checks: bool,
 }
 
 /// A configuration problem, with the file or flag it came from.
@@ -327,6 +352,23 @@ fn apply_file(
         cfg.dns.enable_truncate = b;
     }
     crate::limits::apply(&mut cfg.limits, v).map_err(ConfigError)?;
+    if let Some(b) = bool_at(v, &["enable_script_checks"]) {
+        cfg.enable_script_checks = b;
+    }
+    if let Some(b) = bool_at(v, &["enable_local_script_checks"]) {
+        cfg.enable_local_script_checks = b;
+    }
+    for key in ["service", "services", "check", "checks"] {
+        match v.get(key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    cfg.definitions.push(serde_json::json!({ key: item }));
+                }
+            }
+            Some(item) => cfg.definitions.push(serde_json::json!({ key: item })),
+        }
+    }
     Ok(())
 }
 
@@ -402,6 +444,8 @@ impl AgentArgs {
                 .map(|r| recursor(r))
                 .collect::<Result<_, _>>()?;
         }
+        cfg.enable_script_checks |= self.enable_script_checks;
+        cfg.enable_local_script_checks |= self.enable_local_script_checks;
         if let Some(t) = self.acl_token.as_ref().filter(|t| !t.is_empty()) {
             let explicit_policy = files_set_default_policy(&self.config_file, &self.config_dir);
             cfg.acl.enabled = true;
@@ -548,6 +592,27 @@ mod tests {
             .to_config()
             .unwrap_err();
         assert!(err.0.contains("datacenter"), "{err}");
+    }
+
+    #[test]
+    fn script_checks_from_flags_and_files() {
+        let cfg = agent(&["devagent", "agent", "-enable-script-checks"])
+            .to_config()
+            .unwrap();
+        assert!(cfg.enable_script_checks && !cfg.enable_local_script_checks);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        std::fs::write(
+            &p,
+            r#"{"enable_local_script_checks": true,
+                "services": [{"name": "a"}, {"name": "b"}], "check": {"name": "c", "ttl": "5s"}}"#,
+        )
+        .unwrap();
+        let cfg = agent(&["devagent", "agent", "-config-file", p.to_str().unwrap()])
+            .to_config()
+            .unwrap();
+        assert!(cfg.enable_local_script_checks && !cfg.enable_script_checks);
+        assert_eq!(cfg.definitions.len(), 3);
     }
 
     #[test]

@@ -25,9 +25,12 @@ pub mod config;
 mod decode;
 pub mod dns;
 mod error;
+mod extra;
 mod filter;
 mod http;
 pub mod limits;
+pub mod logs;
+mod mesh;
 mod metrics;
 mod state;
 mod types;
@@ -163,6 +166,19 @@ impl AgentBuilder {
         self
     }
 
+    /// Where `/v1/agent/monitor` reads the process's logs from (see
+    /// [`logs::LogHub::layer`]); without one it streams the agent's own lines.
+    pub fn log_hub(mut self, hub: logs::LogHub) -> Self {
+        self.config.log_hub = Some(hub);
+        self
+    }
+
+    /// `enable_script_checks`: script checks registered over the API run.
+    pub fn enable_script_checks(mut self, on: bool) -> Self {
+        self.config.enable_script_checks = on;
+        self
+    }
+
     /// Connection, size and time limits (Consul's `limits` block).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -264,6 +280,37 @@ fn log_acl_advice(cfg: &AclConfig, acl: &acl::Acl, http: SocketAddr) {
     }
 }
 
+/// Registers the services and checks of the config files, as local definitions.
+fn register_definitions(
+    store: &Store,
+    runner: &CheckRunner,
+    definitions: &[serde_json::Value],
+) -> Result<(), StartError> {
+    for def in definitions {
+        let Some((key, body)) = def.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        let bytes = body.to_string();
+        let err = |e: String| StartError::Config(format!("{key} {body}: {e}"));
+        if key.starts_with("service") {
+            let sd: decode::ServiceDefinition =
+                decode::decode(bytes.as_bytes(), &decode::SERVICE_DEFINITION).map_err(err)?;
+            let spawns = store
+                .agent_register_service_from(sd, false, true)
+                .map_err(|e| err(e.message))?;
+            runner.spawn_all(spawns);
+        } else {
+            let check: decode::CheckIn =
+                decode::decode(bytes.as_bytes(), &decode::CHECK_DEFINITION).map_err(err)?;
+            let spawn = store
+                .agent_register_check_from(check, true)
+                .map_err(|e| err(e.message))?;
+            runner.spawn_all(spawn.into_iter().collect());
+        }
+    }
+    Ok(())
+}
+
 async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartError> {
     let bind_err = |what, addr, source| StartError::Bind { what, addr, source };
     // With port 0 the UDP port picked may be taken for TCP: try a few.
@@ -340,6 +387,8 @@ impl Agent {
             version: CONSUL_VERSION.to_string(),
             min_check_interval: cfg.min_check_interval,
             min_deregister_after: cfg.min_deregister_after,
+            enable_script_checks: cfg.enable_script_checks,
+            enable_local_script_checks: cfg.enable_local_script_checks,
         });
         let shutdown = CancellationToken::new();
         let leave = CancellationToken::new();
@@ -372,7 +421,16 @@ impl Agent {
             cache: http::ReadCache::new(acl.default_policy_word()),
             leave: leave.clone(),
             limits: cfg.limits,
+            extra: Arc::new(extra::Extra::new(
+                cfg.log_hub.clone().unwrap_or_default(),
+                mesh::ca::Ca::new(&cfg.datacenter, store.last_index())
+                    .map_err(|e| StartError::Config(format!("making the Connect CA: {e}")))?,
+            )),
         });
+        if let Err(e) = register_definitions(&store, &app.runner, &cfg.definitions) {
+            shutdown.cancel();
+            return Err(e);
+        }
         let mut tasks = Vec::new();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(
@@ -384,6 +442,7 @@ impl Agent {
             stop.cancelled().await;
             closing.close();
         }));
+        let extra = Arc::clone(&app.extra);
         let router = http::router(app.clone());
         let stop = shutdown.clone();
         let (limits, open_files) = (cfg.limits, limits::open_file_limit());
@@ -399,7 +458,8 @@ impl Agent {
                 cfg.dns.clone(),
                 metrics,
                 Arc::clone(&acl),
-            );
+            )
+            .with_queries(extra);
             let server = dns::spawn_server(handler, udp, tcp, shutdown.clone())
                 .map_err(|e| StartError::Config(format!("starting the DNS server's threads: {e}")));
             match server {

@@ -327,7 +327,7 @@ async fn each_rule_kind_guards_its_endpoints() {
     );
     let t = token(&a, r#"operator = "write""#).await;
     assert_eq!(
-        call(&a, "PUT", "/v1/agent/force-leave/x", &t, None)
+        call(&a, "PUT", "/v1/agent/force-leave/node1", &t, None)
             .await
             .status,
         200

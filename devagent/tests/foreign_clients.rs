@@ -17,6 +17,20 @@ async fn py_consul_scenarios_pass() {
     a.shutdown().await;
 }
 
+/// Prepared queries, config entries, the CA, coordinates, operator and
+/// snapshots, as py-consul calls them.
+#[tokio::test]
+async fn py_consul_newer_endpoints_pass() {
+    let a = support::start().await;
+    run_script(
+        &a,
+        "py_consul_more.py",
+        "all py-consul scenarios of the newer endpoints passed",
+    )
+    .await;
+    a.shutdown().await;
+}
+
 /// ACLs as py-consul uses them: bootstrap, policies, tokens, denials.
 #[tokio::test]
 async fn py_consul_acl_scenarios_pass() {

@@ -125,28 +125,59 @@ pub(crate) fn service(reg: &ServiceRegistration, marks: usize) -> Vec<(&'static 
 /// Problems of a check, each with the field it concerns (`""`: the check as a whole).
 pub(crate) fn check(c: &CheckRegistration) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    let active = !c.http.is_empty() || !c.tcp.is_empty();
-    if !c.http.is_empty() && !c.tcp.is_empty() {
+    // (field, what the check is called)
+    let kinds: Vec<(&'static str, &'static str)> = [
+        ("http", "http", !c.http.is_empty()),
+        ("tcp", "tcp", !c.tcp.is_empty()),
+        ("args", "script", !c.script_args.is_empty()),
+        ("grpc", "grpc", !c.grpc.is_empty()),
+        ("udp", "udp", !c.udp.is_empty()),
+        ("h2ping", "h2ping", !c.h2ping.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(f, k, on)| on.then_some((f, k)))
+    .collect();
+    let active = !kinds.is_empty();
+    let alias = !c.alias_service.is_empty() || !c.alias_node.is_empty();
+    if kinds.len() > 1 {
         out.push((
-            "tcp",
-            "`http` and `tcp` are both set: a check has one type, split it into two checks"
-                .to_string(),
+            kinds[1].0,
+            format!(
+                "`{}` and `{}` are both set: a check has one type, split it into two checks",
+                kinds[0].0, kinds[1].0
+            ),
         ));
     }
-    if c.interval.is_some() && c.ttl.is_some() {
+    if !c.docker_container_id.is_empty() && c.script_args.is_empty() {
+        out.push((
+            "dockercontainerid",
+            "a docker check needs `args`: the command to run in the container".to_string(),
+        ));
+    }
+    if alias {
+        if active || c.interval.is_some() || c.ttl.is_some() {
+            out.push((
+                "",
+                "an alias check takes neither another type nor an `interval` or `ttl`: it follows the aliased service".to_string(),
+            ));
+        }
+    } else if c.interval.is_some() && c.ttl.is_some() {
         out.push((
             "ttl",
-            "`interval` and `ttl` are both set: an http or tcp check runs every interval, a TTL check is kept alive by its program".to_string(),
+            "`interval` and `ttl` are both set: an active check runs every interval, a TTL check is kept alive by its program".to_string(),
         ));
     } else if active {
         match c.interval {
             None => out.push((
                 "",
-                "an http or tcp check needs an `interval`, such as \"10s\"".to_string(),
+                format!(
+                    "a {} check needs an `interval`, such as \"10s\"",
+                    kinds[0].1
+                ),
             )),
             Some(d) if d.is_zero() => out.push((
                 "interval",
-                "interval must be > 0 for http and tcp checks".to_string(),
+                format!("interval must be > 0 for {} checks", kinds[0].1),
             )),
             Some(_) => {}
         }
@@ -154,13 +185,30 @@ pub(crate) fn check(c: &CheckRegistration) -> Vec<(&'static str, String)> {
         match c.ttl {
             None => out.push((
                 "",
-                "a check needs `http` or `tcp` with an `interval`, or a `ttl`".to_string(),
+                "a check needs `http`, `tcp`, `args`, `grpc`, `udp` or `h2ping` with an `interval`, a `ttl`, or `alias_service`".to_string(),
             )),
             Some(d) if d.is_zero() => {
                 out.push(("ttl", "ttl must be > 0 for TTL checks".to_string()))
             }
             Some(_) => {}
         }
+    }
+    for (field, addr) in [("udp", &c.udp), ("h2ping", &c.h2ping)] {
+        if !addr.is_empty() && !host_port(addr) {
+            out.push((
+                field,
+                format!("{field} check address `{addr}` must be host:port"),
+            ));
+        }
+    }
+    if !c.grpc.is_empty() && !host_port(c.grpc.split('/').next().unwrap_or("")) {
+        out.push((
+            "grpc",
+            format!(
+                "grpc check target `{}` must be host:port or host:port/service",
+                c.grpc
+            ),
+        ));
     }
     if !c.http.is_empty() {
         match reqwest::Url::parse(&c.http) {

@@ -149,7 +149,7 @@ fn semantic_errors_point_at_the_offending_block_or_key() {
         {"http": "http://x/", "interval": "0s"},
         {"tcp": "nowhere", "interval": "1s"},
         {"ttl": "5s", "interval": "5s"},
-        {"args": ["/bin/true"], "interval": "5s"},
+        {"args": ["/bin/true"]},
         {"name": "nothing"}
       ],
       "meta": {"consul-x": "1", "managed-by": "me"},
@@ -166,8 +166,8 @@ fn semantic_errors_point_at_the_offending_block_or_key() {
     assert!(has(11, "interval must be > 0"), "{e:?}");
     assert!(has(12, "must be host:port"), "{e:?}");
     assert!(has(13, "`interval` and `ttl` are both set"), "{e:?}");
-    assert!(has(14, "script checks are not supported"), "{e:?}");
-    assert!(has(15, "a check needs `http` or `tcp`"), "{e:?}");
+    assert!(has(14, "a script check needs an `interval`"), "{e:?}");
+    assert!(has(15, "a check needs `http`, `tcp`, `args`"), "{e:?}");
     assert!(has(17, "prefix `consul-` is reserved"), "{e:?}");
     assert!(has(17, "`managed-by` is reserved"), "{e:?}");
     assert!(has(18, "is not a service address"), "{e:?}");

@@ -14,6 +14,7 @@ mod authz;
 pub mod config;
 pub(crate) mod http;
 mod rules;
+mod snapshot;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use std::time::SystemTime;
 pub(crate) use authz::{Authz, Level, ReadMemo, Resource};
 pub use config::{AclConfig, AclTokens, DefaultPolicy, Secret};
 pub(crate) use rules::{Global, Kind};
+pub(crate) use snapshot::AclSnapshot;
 
 use crate::error::ApiError;
 use crate::state::Store;

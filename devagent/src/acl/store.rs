@@ -147,6 +147,11 @@ impl AclStore {
         self.index
     }
 
+    /// Drops every compiled rule set (after a snapshot restore).
+    pub(super) fn forget_compiled(&mut self) {
+        self.compiled.clear();
+    }
+
     pub(super) fn insert_token(&mut self, t: Token) {
         self.by_secret.insert(t.secret.clone(), t.accessor.clone());
         self.tokens.insert(t.accessor.clone(), t);

@@ -104,8 +104,8 @@ pub(crate) struct CheckIn {
     pub(crate) _token: IgnoredAny,
     #[serde(rename = "ScriptArgs", default, deserialize_with = "null_default")]
     pub(crate) script_args: Vec<String>,
-    #[serde(rename = "Shell", default)]
-    pub(crate) _shell: IgnoredAny,
+    #[serde(rename = "Shell", default, deserialize_with = "null_default")]
+    pub(crate) shell: String,
     #[serde(rename = "DockerContainerID", default)]
     pub(crate) docker_container_id: String,
     #[serde(rename = "HTTP", default)]
@@ -126,12 +126,12 @@ pub(crate) struct CheckIn {
     pub(crate) udp: String,
     #[serde(rename = "GRPC", default)]
     pub(crate) grpc: String,
-    #[serde(rename = "GRPCUseTLS", default)]
-    pub(crate) _grpc_use_tls: IgnoredAny,
+    #[serde(rename = "GRPCUseTLS", default, deserialize_with = "null_default")]
+    pub(crate) grpc_use_tls: bool,
     #[serde(rename = "H2PING", default)]
     pub(crate) h2ping: String,
     #[serde(rename = "H2PingUseTLS", default)]
-    pub(crate) _h2ping_use_tls: IgnoredAny,
+    pub(crate) h2ping_use_tls: Option<bool>,
     #[serde(rename = "AliasNode", default)]
     pub(crate) alias_node: String,
     #[serde(rename = "AliasService", default)]
@@ -205,15 +205,15 @@ pub(crate) struct ServiceDefinition {
     #[serde(rename = "Token", default)]
     pub(crate) _token: IgnoredAny,
     #[serde(rename = "Proxy", default)]
-    pub(crate) _proxy: IgnoredAny,
+    pub(crate) proxy: Option<serde_json::Value>,
     #[serde(rename = "Connect", default)]
-    pub(crate) _connect: IgnoredAny,
+    pub(crate) connect: Option<serde_json::Value>,
     #[serde(rename = "Namespace", default)]
     pub(crate) _namespace: IgnoredAny,
     #[serde(rename = "Partition", default)]
     pub(crate) _partition: IgnoredAny,
     #[serde(rename = "Locality", default)]
-    pub(crate) _locality: IgnoredAny,
+    pub(crate) locality: Option<serde_json::Value>,
 }
 
 /// The body of `PUT /v1/agent/check/update/:id`.

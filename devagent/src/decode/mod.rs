@@ -45,7 +45,7 @@ pub(crate) enum Schema {
     Leaf,
 }
 
-const LEAF: Schema = Schema::Leaf;
+pub(crate) const LEAF: Schema = Schema::Leaf;
 const WEIGHTS: Schema = Schema::Struct(&[("Passing", &LEAF), ("Warning", &LEAF)]);
 const SERVICE_ADDRESS: Schema = Schema::Struct(&[("Address", &LEAF), ("Port", &LEAF)]);
 const TAGGED: Schema = Schema::Map(&SERVICE_ADDRESS);

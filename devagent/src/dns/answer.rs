@@ -104,6 +104,11 @@ impl DnsHandler {
                 self.service(qname, qtype, &p, cap, built_all)
             }
             Lookup::Node(node) => self.node(qname, qtype, &node),
+            Lookup::Query(q) => {
+                let authz = self.acl.dns_authz();
+                let p = prepared::from_entries(self.query_entries(&q), &authz, &self.dc());
+                self.service(qname, qtype, &p, cap, built_all)
+            }
             Lookup::Addr(hex) => match parse_hex_ip(&hex) {
                 Some(ip) if wants(qtype, ip) => Answer {
                     answers: vec![ip_record(qname, ip)],
@@ -170,6 +175,21 @@ impl DnsHandler {
         ));
         self.answers.put(key, Arc::clone(&p));
         p
+    }
+
+    /// The instances a prepared query finds, with the `dns` token's rights.
+    fn query_entries(&self, id_or_name: &str) -> Vec<crate::types::HealthEntry> {
+        let Some(extra) = &self.queries else {
+            return Vec::new();
+        };
+        let Ok(Some(query)) = extra.query_resolve(id_or_name) else {
+            return Vec::new();
+        };
+        let authz = self.acl.dns_authz();
+        let mut memo = crate::acl::ReadMemo::default();
+        let mut entries = extra.query_execute(&self.store, query).entries;
+        entries.retain(|e| authz.entry_readable(&mut memo, &e.node.name, &e.service.name));
+        entries
     }
 
     fn service(

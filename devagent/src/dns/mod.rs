@@ -90,6 +90,8 @@ pub(crate) struct DnsHandler {
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Prepared answers of service lookups.
     answers: Arc<prepared::AnswerCache>,
+    /// Prepared queries, for `<name>.query.consul`.
+    queries: Option<Arc<crate::extra::Extra>>,
 }
 
 impl DnsHandler {
@@ -107,7 +109,14 @@ impl DnsHandler {
             domain: Name::from_ascii("consul.").unwrap_or_else(|_| Name::root()),
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             answers: Arc::new(prepared::AnswerCache::default()),
+            queries: None,
         }
+    }
+
+    /// Answers `<name>.query.consul` from these prepared queries.
+    pub(crate) fn with_queries(mut self, extra: Arc<crate::extra::Extra>) -> Self {
+        self.queries = Some(extra);
+        self
     }
 
     /// Answers a UDP query from a prepared answer, writing the reply into

@@ -40,9 +40,14 @@ pub(super) fn parse_hex_ip(s: &str) -> Option<IpAddr> {
 /// A parsed name under `consul.`.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Lookup {
-    Service { name: String, tag: Option<String> },
+    Service {
+        name: String,
+        tag: Option<String>,
+    },
     Node(String),
     Addr(String),
+    /// `<name>.query.consul`: a prepared query by name or ID.
+    Query(String),
     Unknown,
 }
 
@@ -90,6 +95,7 @@ pub(super) fn parse_labels(mut labels: Vec<String>) -> (Lookup, Option<String>) 
         },
         ("node", n) if n >= 1 => Lookup::Node(labels.join(".")),
         ("addr", 1) => Lookup::Addr(labels.remove(0)),
+        ("query", n) if n >= 1 => Lookup::Query(labels.join(".")),
         _ => Lookup::Unknown,
     };
     (lookup, dc)

@@ -179,10 +179,26 @@ pub(crate) fn build(store: &crate::state::Store, l: &Lookup<'_>) -> Prepared {
                 Status::Critical => false,
             })
     });
+    assemble(index, real, l.authz, healthy, l.datacenter)
+}
+
+/// The answer of instances found another way (a prepared query's
+/// execution), already filtered: not kept in the cache.
+pub(crate) fn from_entries(entries: Vec<HealthEntry>, authz: &Arc<Authz>, dc: &str) -> Prepared {
+    assemble(0, String::new(), authz, entries.into_iter(), dc)
+}
+
+fn assemble(
+    index: u64,
+    real: String,
+    authz: &Arc<Authz>,
+    healthy: impl Iterator<Item = HealthEntry>,
+    datacenter: &str,
+) -> Prepared {
     let mut targets: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut instances = Vec::new();
     for e in healthy {
-        let mut i = instance(&e, l.datacenter);
+        let mut i = instance(&e, datacenter);
         if !i.wire.srv.is_empty() {
             let target = i.wire.srv[6..].to_ascii_lowercase();
             let next = instances.len() as u32;
@@ -197,7 +213,7 @@ pub(crate) fn build(store: &crate::state::Store, l: &Lookup<'_>) -> Prepared {
     Prepared {
         index,
         real,
-        authz: Arc::clone(l.authz),
+        authz: Arc::clone(authz),
         instances,
         all_ips,
         srv_ready,

@@ -118,6 +118,8 @@ mod fast_path {
             version: "1.21.0".into(),
             min_check_interval: Duration::from_secs(1),
             min_deregister_after: Duration::from_secs(60),
+            enable_script_checks: false,
+            enable_local_script_checks: false,
         })
     }
 

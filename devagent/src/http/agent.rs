@@ -126,6 +126,8 @@ async fn agent_self(State(app): State<App>, caller: Caller) -> Result<Response, 
             "PrimaryDatacenter": i.datacenter,
             "NodeName": i.node_name,
             "NodeID": i.node_id,
+            "AdvertiseAddr": i.advertise_addr.to_string(),
+            "SegmentName": "",
             "Revision": i.revision,
             "Server": true,
             "Version": i.version,
@@ -173,7 +175,12 @@ async fn agent_self(State(app): State<App>, caller: Caller) -> Result<Response, 
             },
             "runtime": {"arch": std::env::consts::ARCH, "os": std::env::consts::OS, "version": "devagent"}
         },
-        "Meta": {"consul-network-segment": "", "consul-version": i.version}
+        "Meta": {"consul-network-segment": "", "consul-version": i.version},
+        "xDS": {
+            "SupportedProxies": {"envoy": ["1.34.1", "1.33.2", "1.32.5", "1.31.8"]},
+            "Port": 8502,
+            "Ports": {"Plaintext": 8502, "TLS": -1}
+        }
     }))
 }
 
@@ -659,10 +666,23 @@ async fn reload(State(app): State<App>, caller: Caller) -> Result<Response, ApiE
     Ok(StatusCode::OK.into_response())
 }
 
-async fn force_leave(caller: Caller) -> Result<Response, ApiError> {
+/// Consul 1.21 removes only a gossip member; the one member here is the
+/// agent itself (also as `<node>.<dc>` in the WAN pool), which is alive and
+/// stays. Any other node: `agent: No node found with name '<node>'`.
+async fn force_leave(
+    State(app): State<App>,
+    caller: Caller,
+    Path(node): Path<String>,
+) -> Result<Response, ApiError> {
     caller
         .authz
         .require(Resource::Global(Global::Operator), Level::Write, "")?;
+    let i = &app.info;
+    if node != i.node_name && node != format!("{}.{}", i.node_name, i.datacenter) {
+        return Err(ApiError::internal(format!(
+            "agent: No node found with name '{node}'"
+        )));
+    }
     Ok(StatusCode::OK.into_response())
 }
 

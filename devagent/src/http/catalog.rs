@@ -51,7 +51,7 @@ type ServiceNodes = Vec<(Arc<Node>, Arc<Service>)>;
 
 /// Leaves out the instances the caller may not read (node and service read).
 /// True when something was left out.
-fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
+pub(super) fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
     if caller
         .authz
         .all_readable(list.iter(), |(n, s)| (&n.name, &s.name))
@@ -65,7 +65,7 @@ fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
 }
 
 /// Service instances with their nodes after `node-meta` and `filter`.
-fn filter_service_nodes(list: ServiceNodes, opts: &ReadOpts) -> ServiceNodes {
+pub(super) fn filter_service_nodes(list: ServiceNodes, opts: &ReadOpts) -> ServiceNodes {
     let list: Vec<_> = list
         .into_iter()
         .filter(|(n, _)| node_meta_ok(&n.meta, &opts.node_meta))

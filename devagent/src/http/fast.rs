@@ -7,7 +7,8 @@
 //! A request is answered here only when nothing about it can differ from
 //! the request that rendered the entry:
 //! - it is a `GET` without a body, and its query has no blocking parameters
-//!   (`index`, `wait`) and no `token` (the parameters left out of the key);
+//!   (`index`, `wait`), no `token` (the parameters left out of the key) and
+//!   none of the scope layer's (`dc`, `peer`, `cached`, `merge-central-config`);
 //!   every other parameter is in the key, and the entry exists only because
 //!   a request with the same ones passed the handler's checks;
 //! - its authority is the entry's: with ACLs off, everyone's; with ACLs on,
@@ -28,6 +29,11 @@ use super::{read_response, request_token, App};
 /// The answer of `req` from the read cache, if it holds a current one.
 pub(crate) fn answer(app: &App, req: &Request<Incoming>) -> Option<Response<Body>> {
     if req.method() != Method::GET || !req.body().is_end_stream() {
+        return None;
+    }
+    // `?dc`, `?peer`, `?cached` and `?merge-central-config` are answered
+    // by the scope layer, behind the router.
+    if req.uri().query().is_some_and(super::scope::applies) {
         return None;
     }
     let key = plain_key(req.uri().path(), req.uri().query())?;

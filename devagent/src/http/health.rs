@@ -24,7 +24,10 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/v1/health/service/", endpoint(GET, missing_service))
         .route("/v1/health/service/{*name}", endpoint(GET, service))
-        .route("/v1/health/connect/{*name}", endpoint(GET, connect))
+        .route(
+            "/v1/health/connect/{*name}",
+            endpoint(GET, super::connect::health_connect),
+        )
         .route("/v1/health/ingress/{*name}", endpoint(GET, connect))
         .route("/v1/health/checks/{*name}", endpoint(GET, service_checks))
         .route("/v1/health/node/", endpoint(GET, missing_node))
@@ -127,8 +130,8 @@ async fn service(
     Ok(read_response(&r, &spec, caller.authenticated))
 }
 
-/// Connect and ingress: devagent has no service mesh, so no instance is
-/// connect-capable; the endpoints still block and carry the index.
+/// Ingress: the ingress gateways of a service, none here (devagent runs no
+/// gateway); the endpoint still blocks and carries the index.
 async fn connect(
     State(app): State<App>,
     Path(name): Path<String>,

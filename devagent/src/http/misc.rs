@@ -142,39 +142,90 @@ async fn coordinate_datacenters(State(app): State<App>) -> Result<Response, ApiE
 
 async fn coordinate_nodes(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let opts = app.read_opts(&Params::parse(q.as_deref()), None)?;
-    let (index, ()) = app
-        .store
-        .blocking(
-            opts.blocking,
-            Subscription::Topic(Topic::Catalog),
-            |inner| (inner.tables.nodes, ()),
-        )
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, None)?;
+    let segment = p.get("segment").map(str::to_string);
+    let (index, list) = app
+        .extra
+        .blocking(&app.store, opts.blocking, || {
+            app.extra.coord_nodes(&app.store, None, &app.info.node_name)
+        })
         .await;
-    json_meta(&Vec::<()>::new(), index, None)
-}
-
-async fn coordinate_node(
-    State(app): State<App>,
-    _caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    app.read_opts(&Params::parse(q.as_deref()), None)?;
-    let mut resp = StatusCode::NOT_FOUND.into_response();
-    super::set_meta(resp.headers_mut(), app.store.last_index(), None);
+    let total = list.len();
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|c| segment.as_deref().is_none_or(|s| c["Segment"] == s))
+        .filter(|c| caller.authz.node_read(c["Node"].as_str().unwrap_or("")))
+        .collect();
+    let mut resp = json_meta(&list, index, Some(opts.consistency))?;
+    set_filtered(&mut resp, &caller, list.len() != total && segment.is_none());
     Ok(resp)
 }
 
-/// Accepted and dropped (devagent keeps no coordinates), after Consul's
-/// check: write on the node the update names.
-async fn coordinate_update(caller: Caller, body: Body) -> Result<Response, ApiError> {
+/// The coordinates of one node (one per segment); 404 when it has none.
+async fn coordinate_node(
+    State(app): State<App>,
+    caller: Caller,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let opts = app.read_opts(&p, None)?;
+    caller.authz.need(Kind::Node, Level::Read, &node)?;
+    let (index, list) = app
+        .extra
+        .blocking(&app.store, opts.blocking, || {
+            app.extra
+                .coord_nodes(&app.store, Some(&node), &app.info.node_name)
+        })
+        .await;
+    if list.is_empty() {
+        let mut resp = StatusCode::NOT_FOUND.into_response();
+        super::set_meta(resp.headers_mut(), index, None);
+        return Ok(resp);
+    }
+    json_meta(&list, index, Some(opts.consistency))
+}
+
+/// Stores the coordinate of a catalog node (Consul drops those of unknown
+/// nodes), after Consul's check: write on the node the update names.
+async fn coordinate_update(
+    State(app): State<App>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    app.check_dc(&Params::parse(q.as_deref()))?;
     let bytes = read_body(body, 64 * 1024).await?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let node = v.get("Node").and_then(|n| n.as_str()).unwrap_or_default();
-    caller.authz.need(Kind::Node, Level::Write, node)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Request decode failed: {e}")))?;
+    let field = |k: &str| {
+        v.as_object()
+            .and_then(|o| o.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)))
+            .map(|(_, v)| v.clone())
+    };
+    let node = field("Node")
+        .and_then(|n| n.as_str().map(str::to_string))
+        .unwrap_or_default();
+    caller.authz.need(Kind::Node, Level::Write, &node)?;
+    if node.is_empty() {
+        return Err(ApiError::bad_request(
+            "Request decode failed: Node is required",
+        ));
+    }
+    let segment = field("Segment")
+        .and_then(|s| s.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let coord = field("Coord").unwrap_or_default();
+    let known = app.store.lock().nodes.contains_key(&node);
+    if known {
+        app.extra
+            .coord_update(&app.store, &node, &segment, coord)
+            .map_err(|e| ApiError::bad_request(format!("Request decode failed: {e}")))?;
+    }
     Ok(StatusCode::OK.into_response())
 }
 

@@ -4,16 +4,24 @@
 mod agent;
 pub(crate) mod cache;
 mod catalog;
+mod config;
+mod connect;
 mod fast;
 mod health;
 mod kv;
+mod merge;
 mod misc;
+mod observe;
+mod operator;
 mod peering;
 mod pretty;
+mod query;
 mod respond;
+mod scope;
 mod serve;
 mod session;
 mod shapes;
+mod snapshot;
 mod vet;
 
 use std::sync::Arc;
@@ -46,11 +54,12 @@ pub(crate) use respond::{
     with_body, Meta,
 };
 use respond::{Indented, X_CONSUL_DEFAULT_POLICY};
+pub(crate) use scope::CacheAges;
 pub(crate) use serve::serve;
 pub(crate) use shapes::Shapes;
 
 /// Largest JSON request body accepted.
-const MAX_JSON_BODY: usize = 1 << 20;
+pub(crate) const MAX_JSON_BODY: usize = 1 << 20;
 /// Default and maximum blocking wait (Consul's `default_query_time`, `max_query_time`).
 const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 const MAX_WAIT: Duration = Duration::from_secs(600);
@@ -89,6 +98,8 @@ pub(crate) struct AppState {
     pub(crate) leave: CancellationToken,
     /// Size and time limits of requests.
     pub(crate) limits: crate::limits::Limits,
+    /// Logs, coordinates, Connect CA, prepared queries, config entries.
+    pub(crate) extra: Arc<crate::extra::Extra>,
 }
 
 impl IntoResponse for ApiError {
@@ -380,8 +391,15 @@ pub(crate) fn router(app: App) -> Router {
         .merge(session::routes())
         .merge(misc::routes())
         .merge(peering::routes())
+        .merge(observe::routes())
+        .merge(connect::routes())
+        .merge(config::routes())
+        .merge(query::routes())
+        .merge(operator::routes())
+        .merge(snapshot::routes())
         .merge(crate::acl::http::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), scope::scope))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -472,7 +490,24 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let pretty = req.uri().query().is_some_and(|q| q.contains("pretty"))
         && Params::parse(req.uri().query()).has("pretty");
     app.metrics.http_requests.inc();
+    let logged = app.extra.logs.listening().then(|| {
+        (
+            req.method().clone(),
+            req.uri().path().to_string(),
+            std::time::Instant::now(),
+        )
+    });
     let mut resp = next.run(req).await;
+    if let Some((method, path, t0)) = logged {
+        app.extra.logs.publish(
+            crate::logs::LogLevel::Debug,
+            "agent.http",
+            format!(
+                "Request finished: method={method} url={path} latency={:?}",
+                t0.elapsed()
+            ),
+        );
+    }
     resp.headers_mut()
         .insert(&X_CONSUL_DEFAULT_POLICY, HeaderValue::from_static(policy));
     let is_json = resp

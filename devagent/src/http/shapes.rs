@@ -58,6 +58,7 @@ impl Shapes {
             socket_path: "x".into(),
             weights: Weights::default(),
             enable_tag_override: false,
+            mesh: Default::default(),
             create_index: 0,
             modify_index: 0,
         };

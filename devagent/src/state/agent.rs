@@ -75,7 +75,7 @@ impl Store {
                 self.kick_timer();
             }
         }
-        let spawn = (check.spec.http.is_some() || check.spec.tcp.is_some()).then(|| {
+        let spawn = crate::checks::is_active(&check.spec).then(|| {
             let token = CancellationToken::new();
             rt.runner = Some(token.clone());
             RunnerSpawn {
@@ -103,6 +103,58 @@ impl Store {
         def: ServiceDefinition,
         replace_existing_checks: bool,
     ) -> Result<Vec<RunnerSpawn>, ApiError> {
+        self.agent_register_service_from(def, replace_existing_checks, false)
+    }
+
+    /// A service registration over the API or (`local`) from a config file;
+    /// with `Connect.SidecarService`, its sidecar too (both checked first).
+    pub(crate) fn agent_register_service_from(
+        &self,
+        def: ServiceDefinition,
+        replace_existing_checks: bool,
+        local: bool,
+    ) -> Result<Vec<RunnerSpawn>, ApiError> {
+        let id = if def.id.is_empty() {
+            def.name.clone()
+        } else {
+            def.id.clone()
+        };
+        let used = self.sidecar_ports();
+        let (mesh, sidecar) =
+            crate::mesh::prepare(&def, &id, &used).map_err(ApiError::bad_request)?;
+        let mut sidecar_mesh = None;
+        if let Some(sc) = &sidecar {
+            self.vet_definition(sc, local)?;
+            let (mut m, _) =
+                crate::mesh::prepare(sc, &sc.id, &used).map_err(ApiError::bad_request)?;
+            m.sidecar_of = id.clone();
+            sidecar_mesh = Some(m);
+        }
+        let mut spawns = self.register_one(def, replace_existing_checks, local, mesh)?;
+        if let (Some(sc), Some(m)) = (sidecar, sidecar_mesh) {
+            spawns.extend(self.register_one(sc, replace_existing_checks, local, m)?);
+        }
+        Ok(spawns)
+    }
+
+    /// Ports of the connect proxies on this node.
+    fn sidecar_ports(&self) -> std::collections::HashSet<u16> {
+        let node = self.own_node();
+        self.lock()
+            .services
+            .values()
+            .filter(|s| s.node == node && s.kind == "connect-proxy")
+            .map(|s| s.port)
+            .collect()
+    }
+
+    /// What a registration must pass before anything is written: its
+    /// weights and the spec of each check.
+    fn vet_definition(
+        &self,
+        def: &ServiceDefinition,
+        local: bool,
+    ) -> Result<(crate::types::Weights, Vec<CheckSpec>), ApiError> {
         if def.name.is_empty() {
             return Err(ApiError::bad_request("Missing service name"));
         }
@@ -113,6 +165,32 @@ impl Store {
             .map_err(|e| ApiError::bad_request(format!("Invalid Service Meta: {e}")))?;
         let weights = weights(def.weights.as_ref())
             .map_err(|e| ApiError::bad_request(format!("Invalid Weights: {e}")))?;
+        let mut specs = Vec::new();
+        for c in def
+            .check
+            .iter()
+            .chain(def.checks.iter())
+            .filter(|c| !c.is_empty())
+        {
+            parse_status(&c.status).map_err(|()| {
+                ApiError::bad_request("Status for checks must 'passing', 'warning', 'critical'")
+            })?;
+            let spec = c
+                .to_spec_from(self.config(), local)
+                .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;
+            specs.push(spec);
+        }
+        Ok((weights, specs))
+    }
+
+    fn register_one(
+        &self,
+        def: ServiceDefinition,
+        replace_existing_checks: bool,
+        local: bool,
+        mesh: crate::types::Mesh,
+    ) -> Result<Vec<RunnerSpawn>, ApiError> {
+        let (weights, specs) = self.vet_definition(&def, local)?;
         let id = if def.id.is_empty() {
             def.name.clone()
         } else {
@@ -125,16 +203,6 @@ impl Store {
             .chain(def.checks.iter())
             .filter(|c| !c.is_empty())
             .collect();
-        let mut specs = Vec::with_capacity(inputs.len());
-        for c in &inputs {
-            parse_status(&c.status).map_err(|()| {
-                ApiError::bad_request("Status for checks must 'passing', 'warning', 'critical'")
-            })?;
-            let spec = c
-                .to_spec(self.config())
-                .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;
-            specs.push(spec);
-        }
         let svc = Service {
             node: node.clone(),
             kind: def.kind.clone(),
@@ -152,6 +220,7 @@ impl Store {
             socket_path: def.socket_path.clone(),
             weights,
             enable_tag_override: def.enable_tag_override,
+            mesh,
             create_index: 0,
             modify_index: 0,
         };
@@ -227,18 +296,39 @@ impl Store {
             )));
         }
         inner.remove_service(&node, id);
+        // A sidecar registered with its parent leaves with it.
+        let sidecars: Vec<String> = inner
+            .services
+            .values()
+            .filter(|s| s.node == node && s.mesh.sidecar_of == id)
+            .map(|s| s.id.clone())
+            .collect();
+        for sc in sidecars {
+            if inner.agent_services.contains(&sc) {
+                inner.remove_service(&node, &sc);
+            }
+        }
         Ok(())
     }
 
     /// `PUT /v1/agent/check/register`.
     pub fn agent_register_check(&self, input: CheckIn) -> Result<Option<RunnerSpawn>, ApiError> {
+        self.agent_register_check_from(input, false)
+    }
+
+    /// A check registration over the API or (`local`) from a config file.
+    pub(crate) fn agent_register_check_from(
+        &self,
+        input: CheckIn,
+        local: bool,
+    ) -> Result<Option<RunnerSpawn>, ApiError> {
         if input.name.is_empty() {
             return Err(ApiError::bad_request("Missing check name"));
         }
         // Validated here; build_check reads it again.
         parse_status(&input.status).map_err(|()| ApiError::bad_request("Bad check status"))?;
         let spec = input
-            .to_spec(self.config())
+            .to_spec_from(self.config(), local)
             .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;
         let check_id = if !input.id.is_empty() {
             input.id.clone()

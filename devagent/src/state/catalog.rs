@@ -477,6 +477,7 @@ impl Store {
             socket_path: String::new(),
             weights: Weights::default(),
             enable_tag_override: false,
+            mesh: Default::default(),
             create_index: 0,
             modify_index: 0,
         });

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::StoreConfig;
 use crate::decode::{CheckIn, WeightsIn};
 use crate::error::ApiError;
-use crate::types::{CheckSpec, Meta, ServiceAddress, Status, Weights};
+use crate::types::{CheckSpec, Meta, MoreProbes, ServiceAddress, Status, Weights};
 
 /// Largest check output kept, as Consul's `check_output_max_size`.
 pub(super) const OUTPUT_MAX: usize = 4096;
@@ -109,42 +109,80 @@ impl CheckIn {
             && self.id.is_empty()
     }
 
-    /// Validates the check type and turns it into a spec (Consul's `CheckType.Validate`).
-    pub(super) fn to_spec(&self, cfg: &StoreConfig) -> Result<CheckSpec, String> {
+    /// Validates the check type and turns it into a spec (Consul's
+    /// `CheckType.Validate`), for a registration over the HTTP API or
+    /// (`local`) from the agent's configuration files, which
+    /// `enable_local_script_checks` lets run scripts.
+    pub(super) fn to_spec_from(&self, cfg: &StoreConfig, local: bool) -> Result<CheckSpec, String> {
         if self.interval.is_some() && self.ttl.is_some() {
             return Err("Interval and TTL cannot both be specified".into());
         }
-        if !self.script_args.is_empty() || !self.docker_container_id.is_empty() {
+        let script = !self.script_args.is_empty() || !self.docker_container_id.is_empty();
+        if script && local && !(cfg.enable_local_script_checks || cfg.enable_script_checks) {
             return Err("Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into());
         }
-        let unsupported = [
-            ("UDP", &self.udp),
-            ("gRPC", &self.grpc),
-            ("H2PING", &self.h2ping),
-            ("OSService", &self.os_service),
-            ("alias", &self.alias_service),
-            ("alias", &self.alias_node),
-        ];
-        for (kind, value) in unsupported {
-            if !value.is_empty() {
-                return Err(format!(
-                    "{kind} checks are not run by devagent; use an HTTP, TCP or TTL check"
-                ));
+        if script && !local && !cfg.enable_script_checks {
+            return Err(if cfg.enable_local_script_checks {
+                "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true".into()
+            } else {
+                "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into()
+            });
+        }
+        if !self.docker_container_id.is_empty() {
+            if self.script_args.is_empty() {
+                return Err(
+                    "Docker checks need ScriptArgs (Args): the command to run in the container"
+                        .into(),
+                );
             }
+            crate::checks::docker_socket()?;
+        }
+        if !self.os_service.is_empty() {
+            return Err(format!(
+                "OSService check {:?}: OSService checks are only supported on Windows",
+                self.os_service
+            ));
         }
         if self.tcp_use_tls {
             return Err(
                 "TCPUseTLS checks are not run by devagent; use an HTTP check on https://".into(),
             );
         }
-        let active = !self.http.is_empty() || !self.tcp.is_empty();
+        if !self.alias_node.is_empty() || !self.alias_service.is_empty() {
+            if self.ttl.is_some_and(|t| !t.is_zero()) {
+                return Err("TTL must be not be set for Alias checks".into());
+            }
+            if self.interval.is_some_and(|t| !t.is_zero()) {
+                return Err("Interval must not be set for Alias checks".into());
+            }
+        }
+        if !self.grpc.is_empty() {
+            crate::checks::parse_grpc_target(&self.grpc)?;
+        }
+        if !self.udp.is_empty() || !self.h2ping.is_empty() {
+            let addr = if self.udp.is_empty() {
+                &self.h2ping
+            } else {
+                &self.udp
+            };
+            if !addr.contains(':') {
+                return Err(format!("address {addr:?}: use host:port"));
+            }
+        }
+        let active = !self.http.is_empty()
+            || !self.tcp.is_empty()
+            || script
+            || !self.udp.is_empty()
+            || !self.grpc.is_empty()
+            || !self.h2ping.is_empty();
+        let alias = !self.alias_node.is_empty() || !self.alias_service.is_empty();
         if active && self.interval.is_none_or(|i| i.is_zero()) {
             return Err(
                 "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"
                     .into(),
             );
         }
-        if !active && self.ttl.is_none_or(|t| t.is_zero()) {
+        if !active && !alias && self.ttl.is_none_or(|t| t.is_zero()) {
             return Err("TTL must be > 0 for TTL checks".into());
         }
         if !self.http.is_empty() {
@@ -185,6 +223,18 @@ impl CheckIn {
                 OUTPUT_MAX
             } else {
                 self.output_max_size
+            },
+            more: MoreProbes {
+                script_args: self.script_args.clone(),
+                docker_container_id: self.docker_container_id.clone(),
+                shell: self.shell.clone(),
+                udp: self.udp.clone(),
+                grpc: self.grpc.clone(),
+                grpc_use_tls: self.grpc_use_tls,
+                h2ping: self.h2ping.clone(),
+                h2ping_use_tls: self.h2ping_use_tls.unwrap_or(true),
+                alias_node: self.alias_node.clone(),
+                alias_service: self.alias_service.clone(),
             },
         })
     }

@@ -94,7 +94,8 @@ impl Store {
             return;
         };
         let mut output = output.to_string();
-        if output.len() > spec.output_max_size {
+        // A script's output comes already cut to its last bytes, Consul's way.
+        if output.len() > spec.output_max_size && spec.more.script_args.is_empty() {
             let mut end = spec.output_max_size;
             while !output.is_char_boundary(end) {
                 end -= 1;

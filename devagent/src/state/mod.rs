@@ -15,8 +15,10 @@ mod catalog;
 mod checkdef;
 mod health;
 mod kv;
+mod mesh;
 mod register;
 mod session;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -29,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use catalog::{AgentHealth, RunnerSpawn};
 pub use kv::{KvWrite, TxnOp};
+pub(crate) use snapshot::StoreSnapshot;
 
 use crate::types::{Check, Event, KvEntry, Node, Service, Session};
 
@@ -64,6 +67,10 @@ pub struct StoreConfig {
     pub min_check_interval: Duration,
     /// Shortest `DeregisterCriticalServiceAfter` (Consul: 1m).
     pub min_deregister_after: Duration,
+    /// `enable_script_checks`: script checks from the HTTP API run.
+    pub enable_script_checks: bool,
+    /// `enable_local_script_checks`: script checks from config files run.
+    pub enable_local_script_checks: bool,
 }
 
 /// Options of one blocking query.
@@ -359,6 +366,11 @@ impl Store {
     /// Wakes the timer task if a new deadline is earlier than what it sleeps towards.
     pub(crate) fn kick_timer(&self) {
         self.timer.notify_one();
+    }
+
+    /// Resolves when the agent shuts down (streams end then).
+    pub(crate) async fn closed(&self) {
+        self.closing.cancelled().await;
     }
 
     /// The current raft index (at least 1).

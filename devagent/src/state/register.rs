@@ -94,6 +94,7 @@ impl Store {
                 socket_path: s.socket_path.clone(),
                 weights: w,
                 enable_tag_override: s.enable_tag_override,
+                mesh: Default::default(),
                 create_index: 0,
                 modify_index: 0,
             });

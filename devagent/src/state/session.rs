@@ -15,7 +15,7 @@ const MAX_LOCK_DELAY: Duration = Duration::from_secs(60);
 const MIN_TTL: Duration = Duration::from_secs(10);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 /// A TTL session is destroyed after TTL × this without a renewal.
-const TTL_MULTIPLIER: u32 = 2;
+pub(super) const TTL_MULTIPLIER: u32 = 2;
 
 impl Inner {
     /// `GET /v1/session/info/:id`.

@@ -93,10 +93,59 @@ pub struct Service {
     pub weights: Weights,
     /// Whether the catalog may override tags.
     pub enable_tag_override: bool,
+    /// Connect: `Proxy`, `Connect`, `Locality`, and the sidecar's parent.
+    pub mesh: Mesh,
     /// Raft index at creation.
     pub create_index: u64,
     /// Raft index of the last change.
     pub modify_index: u64,
+}
+
+/// The Connect fields of a service, as registered (keys in Consul's spelling).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mesh {
+    /// `Proxy` of a `connect-proxy` (or gateway) service, with Consul's defaults filled.
+    pub proxy: Option<serde_json::Value>,
+    /// `Connect` (`Native`; `SidecarService` is expanded, never kept).
+    pub connect: Option<serde_json::Value>,
+    /// `Locality` (`Region`, `Zone`).
+    pub locality: Option<serde_json::Value>,
+    /// For a sidecar registered through `Connect.SidecarService`: its parent's ID.
+    pub sidecar_of: String,
+}
+
+/// `Proxy` as printed: the registered one, else Consul's zero value.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ProxyOut<'a> {
+    /// What was registered.
+    Given(&'a serde_json::Value),
+    /// The zero value.
+    Zero(ProxyZero),
+}
+
+/// `Connect` as printed: the registered one, else `{}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ConnectOut<'a> {
+    /// What was registered.
+    Given(&'a serde_json::Value),
+    /// `{}`.
+    Empty(Empty),
+}
+
+impl Mesh {
+    fn proxy_out(&self) -> ProxyOut<'_> {
+        self.proxy
+            .as_ref()
+            .map_or(ProxyOut::Zero(PROXY_ZERO), ProxyOut::Given)
+    }
+
+    fn connect_out(&self) -> ConnectOut<'_> {
+        self.connect
+            .as_ref()
+            .map_or(ConnectOut::Empty(Empty {}), ConnectOut::Given)
+    }
 }
 
 impl Service {
@@ -157,9 +206,11 @@ pub struct NodeServiceOut<'a> {
     #[serde(rename = "EnableTagOverride")]
     enable_tag_override: bool,
     #[serde(rename = "Proxy")]
-    proxy: ProxyZero,
+    proxy: ProxyOut<'a>,
     #[serde(rename = "Connect")]
-    connect: Empty,
+    connect: ConnectOut<'a>,
+    #[serde(rename = "Locality", skip_serializing_if = "Option::is_none")]
+    locality: Option<&'a serde_json::Value>,
     #[serde(rename = "PeerName", skip_serializing_if = "str::is_empty")]
     peer_name: &'a str,
     #[serde(rename = "CreateIndex")]
@@ -182,8 +233,9 @@ impl<'a> From<&'a Service> for NodeServiceOut<'a> {
             socket_path: &s.socket_path,
             weights: s.weights,
             enable_tag_override: s.enable_tag_override,
-            proxy: PROXY_ZERO,
-            connect: Empty {},
+            proxy: s.mesh.proxy_out(),
+            connect: s.mesh.connect_out(),
+            locality: s.mesh.locality.as_ref(),
             peer_name: "",
             create_index: s.create_index,
             modify_index: s.modify_index,
@@ -216,6 +268,12 @@ pub struct AgentServiceOut<'a> {
     weights: Weights,
     #[serde(rename = "EnableTagOverride")]
     enable_tag_override: bool,
+    #[serde(rename = "Proxy", skip_serializing_if = "Option::is_none")]
+    proxy: Option<&'a serde_json::Value>,
+    #[serde(rename = "Connect", skip_serializing_if = "Option::is_none")]
+    connect: Option<&'a serde_json::Value>,
+    #[serde(rename = "Locality", skip_serializing_if = "Option::is_none")]
+    locality: Option<&'a serde_json::Value>,
     #[serde(rename = "ContentHash", skip_serializing_if = "Option::is_none")]
     content_hash: Option<String>,
     #[serde(rename = "Datacenter")]
@@ -237,6 +295,9 @@ impl<'a> AgentServiceOut<'a> {
             tagged_addresses: &s.tagged_addresses,
             weights: s.weights,
             enable_tag_override: s.enable_tag_override,
+            proxy: s.mesh.proxy.as_ref(),
+            connect: s.mesh.connect.as_ref(),
+            locality: s.mesh.locality.as_ref(),
             content_hash,
             datacenter: dc,
         }
@@ -284,9 +345,11 @@ pub struct ServiceNodeOut<'a> {
     #[serde(rename = "ServiceEnableTagOverride")]
     service_enable_tag_override: bool,
     #[serde(rename = "ServiceProxy")]
-    service_proxy: ProxyZero,
+    service_proxy: ProxyOut<'a>,
     #[serde(rename = "ServiceConnect")]
-    service_connect: Empty,
+    service_connect: ConnectOut<'a>,
+    #[serde(rename = "ServiceLocality", skip_serializing_if = "Option::is_none")]
+    service_locality: Option<&'a serde_json::Value>,
     #[serde(rename = "CreateIndex")]
     create_index: u64,
     #[serde(rename = "ModifyIndex")]
@@ -314,8 +377,9 @@ impl<'a> ServiceNodeOut<'a> {
             service_port: s.port,
             service_socket_path: &s.socket_path,
             service_enable_tag_override: s.enable_tag_override,
-            service_proxy: PROXY_ZERO,
-            service_connect: Empty {},
+            service_proxy: s.mesh.proxy_out(),
+            service_connect: s.mesh.connect_out(),
+            service_locality: s.mesh.locality.as_ref(),
             create_index: s.create_index,
             modify_index: s.modify_index,
         }

@@ -90,17 +90,57 @@ pub struct CheckSpec {
     pub failures_before_critical: u32,
     /// Output cap in bytes (default 4096).
     pub output_max_size: usize,
+    /// The check types beyond HTTP, TCP and TTL.
+    pub more: MoreProbes,
+}
+
+/// Script, Docker, UDP, gRPC, H2PING and alias checks (each empty when unused).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MoreProbes {
+    /// `Args` of a script check (run without a shell).
+    pub script_args: Vec<String>,
+    /// `DockerContainerID` of a Docker check.
+    pub docker_container_id: String,
+    /// `Shell` of a Docker check.
+    pub shell: String,
+    /// `host:port` of a UDP check.
+    pub udp: String,
+    /// `host:port[/service]` of a gRPC check.
+    pub grpc: String,
+    /// gRPC over TLS.
+    pub grpc_use_tls: bool,
+    /// `host:port` of an HTTP/2 ping check.
+    pub h2ping: String,
+    /// HTTP/2 ping over TLS (Consul's default: true).
+    pub h2ping_use_tls: bool,
+    /// Node an alias check follows.
+    pub alias_node: String,
+    /// Service ID an alias check follows.
+    pub alias_service: String,
 }
 
 impl CheckSpec {
     /// Consul's check type: `http`, `ttl`, `tcp`, or `""` for none.
     pub fn kind(&self) -> &'static str {
-        if self.http.is_some() {
+        let m = &self.more;
+        if !m.grpc.is_empty() {
+            "grpc"
+        } else if self.http.is_some() {
             "http"
         } else if self.ttl.is_some() {
             "ttl"
         } else if self.tcp.is_some() {
             "tcp"
+        } else if !m.udp.is_empty() {
+            "udp"
+        } else if !m.alias_node.is_empty() || !m.alias_service.is_empty() {
+            "alias"
+        } else if !m.docker_container_id.is_empty() {
+            "docker"
+        } else if !m.script_args.is_empty() {
+            "script"
+        } else if !m.h2ping.is_empty() {
+            "h2ping"
         } else {
             ""
         }
@@ -187,6 +227,12 @@ pub struct DefinitionOut<'a> {
     disable_redirects: bool,
     #[serde(rename = "TCP", skip_serializing_if = "str::is_empty")]
     tcp: &'a str,
+    #[serde(rename = "UDP", skip_serializing_if = "str::is_empty")]
+    udp: &'a str,
+    #[serde(rename = "H2PING", skip_serializing_if = "str::is_empty")]
+    h2ping: &'a str,
+    #[serde(rename = "H2PingUseTLS", skip_serializing_if = "is_false")]
+    h2ping_use_tls: bool,
     #[serde(rename = "Interval", skip_serializing_if = "String::is_empty")]
     interval: String,
     #[serde(rename = "Timeout", skip_serializing_if = "String::is_empty")]
@@ -196,6 +242,20 @@ pub struct DefinitionOut<'a> {
         skip_serializing_if = "String::is_empty"
     )]
     deregister_critical_service_after: String,
+    #[serde(rename = "ScriptArgs", skip_serializing_if = "<[String]>::is_empty")]
+    script_args: &'a [String],
+    #[serde(rename = "DockerContainerID", skip_serializing_if = "str::is_empty")]
+    docker_container_id: &'a str,
+    #[serde(rename = "Shell", skip_serializing_if = "str::is_empty")]
+    shell: &'a str,
+    #[serde(rename = "GRPC", skip_serializing_if = "str::is_empty")]
+    grpc: &'a str,
+    #[serde(rename = "GRPCUseTLS", skip_serializing_if = "is_false")]
+    grpc_use_tls: bool,
+    #[serde(rename = "AliasNode", skip_serializing_if = "str::is_empty")]
+    alias_node: &'a str,
+    #[serde(rename = "AliasService", skip_serializing_if = "str::is_empty")]
+    alias_service: &'a str,
     #[serde(rename = "TTL", skip_serializing_if = "String::is_empty")]
     ttl: String,
 }
@@ -263,9 +323,19 @@ impl<'a> From<&'a Check> for CheckOut<'a> {
                 body: &s.body,
                 disable_redirects: s.disable_redirects,
                 tcp: s.tcp.as_deref().unwrap_or(""),
+                udp: &s.more.udp,
+                h2ping: &s.more.h2ping,
+                h2ping_use_tls: !s.more.h2ping.is_empty() && s.more.h2ping_use_tls,
                 interval: dur_str(s.interval),
                 timeout: dur_str(s.timeout),
                 deregister_critical_service_after: dur_str(s.deregister_critical_after),
+                script_args: &s.more.script_args,
+                docker_container_id: &s.more.docker_container_id,
+                shell: &s.more.shell,
+                grpc: &s.more.grpc,
+                grpc_use_tls: s.more.grpc_use_tls,
+                alias_node: &s.more.alias_node,
+                alias_service: &s.more.alias_service,
                 ttl: dur_str(s.ttl),
             },
             create_index: c.create_index,

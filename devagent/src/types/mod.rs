@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 use serde::Serializer;
 
 pub use catalog::{
-    AgentServiceOut, Node, NodeServiceOut, Service, ServiceAddress, ServiceNodeOut, Weights,
+    AgentServiceOut, Mesh, Node, NodeServiceOut, Service, ServiceAddress, ServiceNodeOut, Weights,
 };
 pub use event::Event;
-pub use health::{Check, CheckOut, CheckSpec, HealthEntry, HealthEntryOut, Status};
+pub use health::{Check, CheckOut, CheckSpec, HealthEntry, HealthEntryOut, MoreProbes, Status};
 pub use kv::{KvEntry, KvOut};
 pub use session::{Behavior, ServiceCheckRef, Session};
 

@@ -1,6 +1,8 @@
 //! Shared helpers: a devagent on 127.0.0.1 port 0 and a small HTTP client.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod acl;
+
 use std::time::Duration;
 
 use devagent::{Agent, AgentHandle};

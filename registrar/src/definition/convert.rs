@@ -41,20 +41,7 @@ const IGNORED_CHECK_FIELDS: &[&str] = &[
 ];
 
 /// Check types Consul has and registrar cannot register through the HTTP API as a sidecar.
-const UNSUPPORTED_CHECK_TYPES: &[(&str, &str)] = &[
-    ("args", "script"),
-    ("scriptargs", "script"),
-    ("shell", "script"),
-    ("dockercontainerid", "docker"),
-    ("grpc", "gRPC"),
-    ("grpcusetls", "gRPC"),
-    ("udp", "UDP"),
-    ("h2ping", "H2PING"),
-    ("h2pingusetls", "H2PING"),
-    ("aliasnode", "alias"),
-    ("aliasservice", "alias"),
-    ("osservice", "OS service"),
-];
+const UNSUPPORTED_CHECK_TYPES: &[(&str, &str)] = &[("osservice", "OS service")];
 
 /// A problem at a path in the document.
 pub(super) type Found = (Vec<Seg>, Severity, String);
@@ -258,13 +245,25 @@ impl Converter {
                 "deregistercriticalserviceafter" => {
                     c.deregister_critical_service_after = self.duration(v, &p)
                 }
+                "args" | "scriptargs" => c.script_args = self.strings(v, &p),
+                "shell" => c.shell = self.string(v, &p).unwrap_or_default(),
+                "dockercontainerid" => {
+                    c.docker_container_id = self.string(v, &p).unwrap_or_default()
+                }
+                "grpc" => c.grpc = self.string(v, &p).unwrap_or_default(),
+                "grpcusetls" => c.grpc_use_tls = self.boolean(v, &p),
+                "udp" => c.udp = self.string(v, &p).unwrap_or_default(),
+                "h2ping" => c.h2ping = self.string(v, &p).unwrap_or_default(),
+                "h2pingusetls" => c.h2ping_use_tls = Some(self.boolean(v, &p)),
+                "aliasservice" => c.alias_service = self.string(v, &p).unwrap_or_default(),
+                "aliasnode" => c.alias_node = self.string(v, &p).unwrap_or_default(),
                 k if IGNORED_CHECK_FIELDS.contains(&k) => {
                     self.warn(p, format!("`{key}` is not supported by registrar and is ignored"))
                 }
                 k => match UNSUPPORTED_CHECK_TYPES.iter().find(|(f, _)| *f == k) {
                     Some((_, kind)) => self.error(
                         p,
-                        format!("{kind} checks are not supported by registrar: use `http`, `tcp` or `ttl`"),
+                        format!("{kind} checks are not supported by registrar: they run on Windows only"),
                     ),
                     None => self.error(p, format!("unknown check field `{key}`")),
                 },

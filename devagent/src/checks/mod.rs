@@ -1,11 +1,24 @@
-//! The runner of active checks (HTTP and TCP), as Consul's `agent/checks`:
-//! a first run after a random stagger within the interval, then one run per
-//! interval, results fed to the store with their Consul-formatted output.
+//! The runner of active checks, as Consul's `agent/checks`: HTTP and TCP
+//! here, script and Docker in `script`/`docker`, UDP, gRPC and H2PING in
+//! `net`, alias in `alias`. A first run comes after a random stagger within
+//! the interval, then one run per interval; results are fed to the store
+//! with their Consul-formatted output. Scripts and Docker commands run at
+//! most [`MAX_CONCURRENT_SCRIPTS`] at a time.
+
+mod alias;
+mod docker;
+mod net;
+mod script;
+mod tls;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+pub(crate) use docker::docker_socket;
+pub(crate) use net::parse_grpc_target;
 
 use crate::state::{RunnerSpawn, Store};
 use crate::types::{CheckSpec, Status};
@@ -16,6 +29,21 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Response bytes kept in the output.
 const BODY_MAX: usize = 4096;
+/// Script and Docker checks running at once; the others wait their turn.
+pub(crate) const MAX_CONCURRENT_SCRIPTS: usize = 16;
+
+/// Whether the runner has a task for this check (TTL checks have none).
+pub(crate) fn is_active(spec: &CheckSpec) -> bool {
+    let m = &spec.more;
+    spec.http.is_some()
+        || spec.tcp.is_some()
+        || !m.script_args.is_empty()
+        || !m.udp.is_empty()
+        || !m.grpc.is_empty()
+        || !m.h2ping.is_empty()
+        || !m.alias_node.is_empty()
+        || !m.alias_service.is_empty()
+}
 
 /// HTTP clients for each combination of TLS verification and redirects.
 #[derive(Debug, Default)]
@@ -63,6 +91,7 @@ impl Clients {
 pub(crate) struct CheckRunner {
     store: Arc<Store>,
     clients: Arc<Clients>,
+    scripts: Arc<Semaphore>,
     shutdown: CancellationToken,
 }
 
@@ -71,6 +100,7 @@ impl CheckRunner {
         CheckRunner {
             store,
             clients: Arc::new(Clients::default()),
+            scripts: Arc::new(Semaphore::new(MAX_CONCURRENT_SCRIPTS)),
             shutdown,
         }
     }
@@ -89,6 +119,9 @@ impl CheckRunner {
             spec,
             token,
         } = spawn;
+        if !spec.more.alias_node.is_empty() || !spec.more.alias_service.is_empty() {
+            return self.run_alias(&check_id, &spec.more, &token).await;
+        }
         let interval = spec.interval.unwrap_or(DEFAULT_INTERVAL);
         let stagger = Duration::from_nanos(fastrand::u64(0..(interval.as_nanos() as u64).max(1)));
         if !self.pause(&token, stagger).await {
@@ -121,16 +154,43 @@ impl CheckRunner {
 
     async fn probe(&self, spec: &CheckSpec) -> (Status, String) {
         let timeout = spec.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let m = &spec.more;
+        if !m.grpc.is_empty() {
+            let tls = net::Tls {
+                on: m.grpc_use_tls,
+                skip_verify: spec.tls_skip_verify,
+                server_name: &spec.tls_server_name,
+            };
+            return net::grpc(&m.grpc, tls, timeout).await;
+        }
+        if !m.script_args.is_empty() {
+            let Ok(_permit) = self.scripts.acquire().await else {
+                return (Status::Critical, "the agent is shutting down".into());
+            };
+            let timeout = spec.timeout.unwrap_or(script::SCRIPT_TIMEOUT);
+            if !m.docker_container_id.is_empty() {
+                return docker::run(spec, timeout).await;
+            }
+            return script::run(&m.script_args, timeout, spec.output_max_size).await;
+        }
+        if !m.udp.is_empty() {
+            return net::udp(&m.udp, timeout).await;
+        }
+        if !m.h2ping.is_empty() {
+            let tls = net::Tls {
+                on: m.h2ping_use_tls,
+                skip_verify: spec.tls_skip_verify,
+                server_name: &spec.tls_server_name,
+            };
+            return net::h2ping(&m.h2ping, tls, timeout).await;
+        }
         if let Some(url) = &spec.http {
             return self.probe_http(url, spec, timeout).await;
         }
         if let Some(addr) = &spec.tcp {
             return probe_tcp(addr, timeout).await;
         }
-        (
-            Status::Critical,
-            "check has neither HTTP nor TCP target".into(),
-        )
+        (Status::Critical, "check has no target to probe".into())
     }
 
     async fn probe_http(&self, url: &str, spec: &CheckSpec, timeout: Duration) -> (Status, String) {
