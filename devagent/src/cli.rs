@@ -1,11 +1,15 @@
-//! The `devagent` command line: `devagent agent -dev ...` and `devagent version`.
+//! The `devagent` command line: `devagent agent -dev ...` and `devagent
+//! version`, with the process's logging, runtime, signals and exit codes
+//! (the binary's own; the end-to-end tests' `e2e-devagent` compiles this
+//! file too). The flags themselves are the library's
+//! ([`devagent::config::Cli`]).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use std::time::Duration;
 
-use crate::config::{Cli, Command, CONSUL_VERSION};
+use devagent::config::{Cli, Command, CONSUL_VERSION};
 use clap::Parser;
 
 /// From SIGTERM or Ctrl-C to the end of `run`, whatever the load: answers in
@@ -15,7 +19,7 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(800);
 const RUNTIME_GRACE: Duration = Duration::from_millis(100);
 
 /// The `devagent` command: parses `consul agent`-style flags and runs.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let args = gocompat::flags::normalize(std::env::args());
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -32,7 +36,7 @@ pub fn main() -> ExitCode {
         Command::Version { format } => version(&format),
         Command::Agent(args) => {
             let hub = init_tracing(args.log_level.as_deref());
-            let open_files = crate::limits::raise_open_file_limit();
+            let open_files = devagent::limits::raise_open_file_limit();
             tracing::debug!(open_files, "open-file limit");
             let config = match args.to_config() {
                 Ok(mut c) => {
@@ -79,7 +83,7 @@ fn version(format: &str) -> ExitCode {
 
 /// Logs to stderr at `level`, and everything down to DEBUG to the monitors
 /// of `/v1/agent/monitor` (through the returned hub) while one listens.
-fn init_tracing(level: Option<&str>) -> crate::logs::LogHub {
+fn init_tracing(level: Option<&str>) -> devagent::logs::LogHub {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
@@ -90,7 +94,7 @@ fn init_tracing(level: Option<&str>) -> crate::logs::LogHub {
         None => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn")),
     };
-    let hub = crate::logs::LogHub::new();
+    let hub = devagent::logs::LogHub::new();
     let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
@@ -105,8 +109,8 @@ fn init_tracing(level: Option<&str>) -> crate::logs::LogHub {
     hub
 }
 
-async fn run(config: crate::AgentConfig) -> ExitCode {
-    let agent = match crate::Agent::new(config.clone()).start().await {
+async fn run(config: devagent::AgentConfig) -> ExitCode {
+    let agent = match devagent::Agent::new(config.clone()).start().await {
         Ok(a) => a,
         Err(e) => {
             eprintln!("devagent: {e}");

@@ -20,7 +20,6 @@
 
 mod acl;
 mod checks;
-pub mod cli;
 pub mod config;
 mod decode;
 pub mod dns;

@@ -8,6 +8,8 @@
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    devagent::cli::main()
+    cli::main()
 }

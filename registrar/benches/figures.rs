@@ -22,13 +22,7 @@ use tokio::process::{Child, Command};
 const RUNS: usize = 10;
 const FILES: usize = 1000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use testkit::free_port;
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,49 +1,8 @@
-//! `registrar`: register programs that cannot link dcy with Consul.
+//! `registrar`: register programs that cannot link dcy with Consul. The
+//! process (flags, logging, runtime, exit codes) is in `bin.rs`.
 
-use std::process::ExitCode;
+mod bin;
 
-use clap::Parser;
-use registrar::cli::Cli;
-
-fn main() -> ExitCode {
-    let args = gocompat::flags::normalize(std::env::args());
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    init_tracing(cli.log_level());
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("registrar: starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(registrar::app::execute(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("registrar: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-fn init_tracing(level: Option<&str>) {
-    let filter = match level {
-        Some(l) => tracing_subscriber::EnvFilter::new(l.to_lowercase()),
-        None => tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+fn main() -> std::process::ExitCode {
+    bin::main_with(std::env::args())
 }

@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use templater::deps::{normalize_filter, At, Dep};
-use templater::funcs::Brain;
-use templater::templates::Templates;
+use templater::bench::{normalize_filter, At, Dep, Brain, Templates};
 
 const GO: &str = r#"upstream web {
 {{- range service "web" }}

@@ -1,24 +1,25 @@
-//! The `templater` command line.
+//! The `templater` command line: flags, logging, the runtime, signals and
+//! exit codes (the binary's own; the end-to-end tests' `e2e-templater`
+//! compiles this file too).
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
-use crate::runner::Event;
 use clap::Parser;
+use templater::{Cli, Command, Event};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The `templater` command: consul-template flags, `check` and `convert`.
-pub fn main() -> ExitCode {
-    let args = match crate::cli::normalize(std::env::args()) {
+pub(crate) fn main() -> ExitCode {
+    let flags = match templater::normalize(std::env::args()) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("templater: {e}");
             return ExitCode::from(e.exit_code());
         }
     };
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(flags.args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -34,6 +35,10 @@ pub fn main() -> ExitCode {
         _ => cli.run.log_level.clone(),
     };
     init_tracing(level.as_deref());
+    // Collected while parsing, before there was a subscriber to log them.
+    for w in &flags.warnings {
+        tracing::warn!("{w}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -70,8 +75,8 @@ fn init_tracing(level: Option<&str>) {
         .init();
 }
 
-async fn check(args: &crate::RunArgs) -> ExitCode {
-    let (problems, templates) = crate::check::check(args).await;
+async fn check(args: &templater::RunArgs) -> ExitCode {
+    let (problems, templates) = templater::check(args).await;
     for p in &problems {
         eprintln!("{p}");
     }
@@ -92,7 +97,7 @@ fn convert(input: &std::path::Path, output: Option<&std::path::Path>) -> ExitCod
             return ExitCode::from(1);
         }
     };
-    let result = crate::convert::convert(&text);
+    let result = templater::convert(&text);
     for u in &result.unconverted {
         eprintln!(
             "{}:{}: not converted: {} ({})",
@@ -124,7 +129,7 @@ fn convert(input: &std::path::Path, output: Option<&std::path::Path>) -> ExitCod
     }
 }
 
-async fn run(args: crate::RunArgs) -> ExitCode {
+async fn run(args: templater::RunArgs) -> ExitCode {
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     let cfg = args.to_config().ok();
@@ -134,7 +139,7 @@ async fn run(args: crate::RunArgs) -> ExitCode {
         eprintln!("templater: installing signal handlers: {e}");
         return ExitCode::from(11);
     }
-    match crate::run(&args, tx, rx, stop).await {
+    match templater::run(&args, tx, rx, stop).await {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("templater: {e}");
@@ -151,7 +156,7 @@ fn forward_signals(
     kill: Option<String>,
 ) -> std::io::Result<()> {
     use nix::sys::signal::Signal;
-    let parse = |s: Option<String>| s.and_then(|s| crate::exec::parse_signal(&s).ok());
+    let parse = |s: Option<String>| s.and_then(|s| templater::parse_signal(&s).ok());
     let reload = parse(reload);
     let kill = parse(kill);
     let kinds = [

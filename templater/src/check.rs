@@ -12,7 +12,7 @@ use tera::ast::{Expr, ExprVal, FunctionCall, Node};
 use crate::cli::RunArgs;
 use crate::config::line_of;
 use crate::funcs::{Brain, Env};
-use crate::runner::compile;
+use crate::templates::compile;
 
 /// Function and filter names used by a template.
 #[derive(Debug, Default)]
@@ -206,7 +206,7 @@ pub async fn check(args: &RunArgs) -> (Vec<String>, usize) {
         if let Err(e) = tera.render("template", &tera::Context::new()) {
             problems.push(format!(
                 "{} (rendering with no data yet)",
-                crate::runner::render_error(&label, &text, &e)
+                crate::locate::render_error(&label, &text, &e)
             ));
         }
     }

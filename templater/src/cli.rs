@@ -203,9 +203,21 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 /// Transport tuning flags accepted and ignored (reqwest manages the pool).
 const IGNORED: &[&str] = &["consul-transport-"];
 
+/// The command line as clap takes it, and what to warn about once logging
+/// is set up (flags accepted and ignored).
+#[derive(Debug, Default)]
+pub struct Normalized {
+    /// The arguments, flags with two dashes.
+    pub args: Vec<String>,
+    /// Warnings for the log: [`normalize`] runs before any subscriber
+    /// exists, so it collects them for the caller to log.
+    pub warnings: Vec<String>,
+}
+
 /// Go-style arguments to clap's, rejecting consul-template flags templater lacks.
-pub fn normalize(args: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
+pub fn normalize(args: impl IntoIterator<Item = String>) -> Result<Normalized> {
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     let mut skip_value = false;
     for a in gocompat::flags::normalize(args) {
         if skip_value {
@@ -218,7 +230,9 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Result<Vec<String>> 
                 return Err(Error::new(ErrorKind::Flags, format!("-{name}: {why}")));
             }
             if IGNORED.iter().any(|p| name.starts_with(p)) {
-                tracing::warn!(flag = %name, "ignored: templater tunes its connection pool itself");
+                warnings.push(format!(
+                    "-{name} ignored: templater tunes its connection pool itself"
+                ));
                 skip_value = !flag.contains('=') && !name.ends_with("disable-keep-alives");
                 continue;
             }
@@ -229,7 +243,10 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Result<Vec<String>> 
         }
         out.push(a);
     }
-    Ok(out)
+    Ok(Normalized {
+        args: out,
+        warnings,
+    })
 }
 
 impl RunArgs {
@@ -332,7 +349,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli> {
         let args = normalize(args.iter().map(|s| s.to_string()))?;
-        Cli::try_parse_from(args).map_err(|e| Error::new(ErrorKind::Flags, e.to_string()))
+        Cli::try_parse_from(args.args).map_err(|e| Error::new(ErrorKind::Flags, e.to_string()))
     }
 
     #[test]
@@ -361,6 +378,19 @@ mod tests {
         assert_eq!(cfg.max_stale, Duration::ZERO);
         let cli = parse(&["templater", "-consul-ssl=false", "-template", "a:b"]).unwrap();
         assert_eq!(cli.run.consul_ssl, Some(false));
+    }
+
+    #[test]
+    fn ignored_flags_are_warnings_for_later() {
+        let n = normalize(
+            ["templater", "-consul-transport-dial-timeout", "5s", "-once"]
+                .iter()
+                .map(|s| s.to_string()),
+        )
+        .unwrap();
+        assert_eq!(n.args, ["templater", "--once"]);
+        assert_eq!(n.warnings.len(), 1);
+        assert!(n.warnings[0].contains("-consul-transport-dial-timeout"));
     }
 
     #[test]

@@ -214,11 +214,6 @@ impl Dep {
         }
     }
 
-    /// Whether this dependency reads Consul (false for files).
-    pub fn is_consul(&self) -> bool {
-        !matches!(self, Dep::File { .. })
-    }
-
     /// The blocking query that watches it, for dependencies that have one.
     pub fn spec(&self, stale: bool) -> Option<WatchSpec> {
         let with_dc = |s: WatchSpec, at: &At| at.apply(s);

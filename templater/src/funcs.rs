@@ -86,21 +86,6 @@ pub const FUNCTIONS: &[&str] = &[
     "file",
 ];
 
-/// Names of the filters added to tera's own.
-pub const FILTERS: &[&str] = &[
-    "print",
-    "by_tag",
-    "explode",
-    "to_json",
-    "to_json_pretty",
-    "parse_json",
-    "base64_encode",
-    "base64_decode",
-    "sha256",
-    "regex_replace",
-    "contains",
-];
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -20,26 +20,50 @@
 //! {% else %}  server 127.0.0.1:65535 down;
 //! {% endfor %}}
 //! ```
+//!
+//! The library is what the `templater` binary (`src/main.rs`, with its
+//! command line, logging, runtime and exit codes in `src/bin.rs`), the
+//! tests and the demo use: [`run`] with its [`Cli`] and control [`Event`]s,
+//! [`check()`] and [`convert()`] for the subcommands, and [`Error`]. Where
+//! each concern lives (private modules):
+//!
+//! - `cli`, `config`: flags and config files into a [`Config`];
+//! - `runner`: the render loop (one watch per dependency, quiescence,
+//!   writes, commands); `templates`, `funcs`, `gofuncs`, `syntax`:
+//!   templates in tera or Go syntax and their functions; `deps`, `godata`,
+//!   `admin`: dependencies, the data templates see, and what is served;
+//! - `command`, `exec`: commands after renders and the `-exec` child;
+//!   `output`: atomic writes; `status`: `/health` and `/metrics`;
+//! - `check`, `convert`: the subcommands; `locate`: error text.
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod bin;
-pub mod check;
-pub mod cli;
-pub mod command;
-pub mod config;
-pub mod convert;
-pub mod deps;
-pub mod error;
-pub mod exec;
-pub mod funcs;
-pub mod godata;
-pub mod gofuncs;
-pub mod output;
-pub mod runner;
-pub mod status;
-pub mod syntax;
-pub mod templates;
+mod admin;
+mod check;
+mod cli;
+mod command;
+mod config;
+mod convert;
+mod deps;
+mod error;
+mod exec;
+mod funcs;
+mod godata;
+mod gofuncs;
+mod locate;
+mod output;
+mod runner;
+mod status;
+mod syntax;
+mod templates;
+
+/// What the `render` bench measures, outside the public API.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::deps::{normalize_filter, At, Dep};
+    pub use crate::funcs::Brain;
+    pub use crate::templates::Templates;
+}
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,10 +76,14 @@ use notify::Watcher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use cli::{Cli, RunArgs};
+pub use check::check;
+pub use cli::{normalize, Cli, Command, Normalized, RunArgs};
 pub use config::Config;
+pub use convert::{convert, Conversion, Unconverted};
 pub use error::{Error, ErrorKind, Result};
-use runner::{Event, Outcome, Runner, Shared};
+pub use exec::parse_signal;
+pub use runner::Event;
+use runner::{Outcome, Runner, Shared};
 
 /// Watches template sources and config files; changes become events.
 fn watch_files(
@@ -110,8 +138,8 @@ fn watch_files(
 
 /// Runs templater until stopped; returns the process exit code.
 ///
-/// `tx`/`rx` carry control events: [`runner::Event::Reload`] (SIGHUP),
-/// [`runner::Event::Stop`], and signals to forward to an exec child.
+/// `tx`/`rx` carry control events: [`Event::Reload`] (SIGHUP),
+/// [`Event::Stop`], and signals to forward to an exec child.
 pub async fn run(
     args: &RunArgs,
     tx: mpsc::UnboundedSender<Event>,

@@ -26,13 +26,11 @@ use crate::config::{Config, TemplateConfig, Wait};
 use crate::deps::Dep;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
-use crate::funcs::{Brain, Env};
+use crate::funcs::Brain;
 use crate::status::Metrics;
 use crate::templates::{Slot, Templates};
 
 mod burst;
-mod locate;
-pub use locate::render_error;
 pub mod nesting;
 mod write;
 
@@ -123,27 +121,6 @@ impl std::fmt::Debug for Runner {
             .field("all_rendered", &self.all_rendered)
             .finish()
     }
-}
-
-/// Renders tera error chains with their location.
-pub fn tera_error(e: &tera::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s.replace('\n', " ")
-}
-
-/// Compiles one template's text into its own tera instance.
-pub fn compile(env: &Env, text: &str) -> std::result::Result<tera::Tera, String> {
-    let mut tera = tera::Tera::default();
-    env.install(&mut tera);
-    tera.add_raw_template("template", text)
-        .map_err(|e| tera_error(&e))?;
-    Ok(tera)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -17,8 +17,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::funcs::{Brain, Env, Scope};
-use crate::runner::tera_error;
+use crate::locate::{render_error, tera_error};
 use crate::syntax::{hint, Syntax};
+
+/// Compiles one template's text into its own tera instance (`templater
+/// check`, which has no [`Templates`] set).
+pub fn compile(env: &Env, text: &str) -> std::result::Result<tera::Tera, String> {
+    let mut tera = tera::Tera::default();
+    env.install(&mut tera);
+    tera.add_raw_template("template", text)
+        .map_err(|e| tera_error(&e))?;
+    Ok(tera)
+}
 
 /// Where a template lives in [`Templates`].
 #[derive(Debug, Clone)]
@@ -49,7 +59,7 @@ impl RenderError {
     /// The message for a person: the template's name, the line, the problem.
     pub fn describe(&self, name: &str, text: &str) -> String {
         match self {
-            RenderError::Tera(e) => crate::runner::render_error(name, text, e),
+            RenderError::Tera(e) => render_error(name, text, e),
             RenderError::Go(e) => e.to_string(),
         }
     }

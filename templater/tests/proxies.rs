@@ -34,13 +34,7 @@ async fn worker(n: usize) -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use testkit::free_port;
 
 async fn hits(port: u16, n: usize) -> BTreeSet<String> {
     let http = reqwest::Client::builder()

@@ -156,18 +156,4 @@ pub async fn devagent_with(http_port: u16, extra: &[&str]) -> (Proc, String) {
     panic!("devagent did not start");
 }
 
-/// Polls `f` every 50 ms until it is true or `limit` passes.
-pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
+pub use testkit::eventually;

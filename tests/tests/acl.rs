@@ -66,12 +66,7 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+use testkit::free_port;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_with_least_privilege_tokens_and_refusals_are_clear() {
@@ -199,7 +194,7 @@ key_prefix "demo/" { policy = "read" }"#,
     .unwrap();
 
     // Everything registered and passing; the app squares through both workers.
-    let all_up = eventually(Duration::from_secs(20), || async {
+    let all_up = eventually(20, || async {
         c.passing("sensor", MGMT).await == 1
             && c.passing("worker", MGMT).await == 2
             && c.passing("app", MGMT).await == 1
@@ -220,7 +215,7 @@ key_prefix "demo/" { policy = "read" }"#,
         }
     };
     assert!(
-        eventually(Duration::from_secs(20), || async {
+        eventually(20, || async {
             let s = stats().await;
             s.ok >= 50 && s.by_worker.len() == 2
         })
@@ -229,7 +224,7 @@ key_prefix "demo/" { policy = "read" }"#,
         stats().await
     );
     assert_eq!(stats().await.failed, 0);
-    let rendered = eventually(Duration::from_secs(20), || async {
+    let rendered = eventually(20, || async {
         std::fs::read_to_string(&out).is_ok_and(|t| {
             t.matches("server 127.0.0.1:").count() == 2 && t.contains("greeting=hello")
         })

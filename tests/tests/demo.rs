@@ -128,7 +128,7 @@ async fn demo_starts_everything_and_stops_clean_on_ctrl_c() {
     let stats = json(&http, &url(&text, "App stats")).await;
     assert_eq!(stats["failed"], 0);
     let nginx = url(&text, "nginx");
-    let proxied = e2e::eventually(Duration::from_secs(5), || async {
+    let proxied = e2e::eventually(5, || async {
         match http.get(&nginx).send().await {
             Ok(r) => r
                 .json::<serde_json::Value>()
@@ -193,7 +193,7 @@ async fn on_a_shared_consul_the_demo_uses_only_its_own_services() {
     .unwrap();
     let (text, lines) = banner(&mut demo).await;
     let stats_url = url(&text, "App stats");
-    let enough = e2e::eventually(Duration::from_secs(20), || async {
+    let enough = e2e::eventually(20, || async {
         json(&http, &stats_url).await["ok"].as_u64().unwrap_or(0) >= 200
     })
     .await;

@@ -71,7 +71,7 @@ async fn services_survive_a_killed_worker_and_an_agent_restart() {
 
     // Correct squares, from more than one worker.
     assert!(
-        eventually(Duration::from_secs(20), || async {
+        eventually(20, || async {
             let s = stats(&http, &app_addr).await;
             s.ok >= 100 && s.by_worker.len() == 3
         })
@@ -88,7 +88,7 @@ async fn services_survive_a_killed_worker_and_an_agent_restart() {
     victim.signal(Signal::SIGKILL);
     let killed = Instant::now();
     drop(victim);
-    let left = eventually(Duration::from_secs(5), || async {
+    let left = eventually(5, || async {
         !passing(&http, &consul, "worker").await.contains(&victim_id)
     })
     .await;
@@ -118,7 +118,7 @@ async fn services_survive_a_killed_worker_and_an_agent_restart() {
     agent.signal(Signal::SIGTERM);
     assert!(agent.wait(Duration::from_secs(10)).await.is_some());
     let (_agent2, _) = devagent(port).await;
-    let back = eventually(Duration::from_secs(15), || async {
+    let back = eventually(15, || async {
         passing(&http, &consul, "worker").await.len() == 2
             && passing(&http, &consul, "sensor").await.len() == 1
             && passing(&http, &consul, "app").await.len() == 1
@@ -127,7 +127,7 @@ async fn services_survive_a_killed_worker_and_an_agent_restart() {
     assert!(back, "every service re-registered with the new agent");
     let before = stats(&http, &app_addr).await.ok;
     assert!(
-        eventually(Duration::from_secs(10), || async {
+        eventually(10, || async {
             stats(&http, &app_addr).await.ok > before + 50
         })
         .await,

@@ -197,16 +197,9 @@ pub async fn run(
             )
             .with_state(st)
     };
-    let result = kit::serve(
-        "app",
-        &[],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    let result = kit::Service::new("app", &args.service, &client)
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await;
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(1), consumer).await;

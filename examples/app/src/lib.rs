@@ -25,9 +25,6 @@ use tokio_util::sync::CancellationToken;
 use worker::Square;
 
 pub mod consume;
-mod load;
-
-pub use load::{side_by_side, throughput, SideBySide};
 
 /// `app` flags.
 #[derive(Clone, Debug, clap::Parser)]
@@ -150,10 +147,8 @@ impl Stats {
     }
 }
 
-/// The HTTP client settings of both [`Target`]s: a 2 s connect timeout and a
-/// 30 s request timeout, as dcy's own HTTP client. [`Target::discovery`] and
-/// [`Target::fixed`] both use them, so that a comparison of the two measures
-/// discovery and nothing else.
+/// The app's HTTP client settings: a 2 s connect timeout and a 30 s
+/// request timeout, as dcy's own HTTP client.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
@@ -162,39 +157,26 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// How the app reaches the sensor and the workers.
-///
-/// Build it with [`Target::discovery`] or [`Target::fixed`], which give both
-/// the same HTTP client settings ([`http_client`]).
+/// How the app reaches the sensor and the workers: by name, through dcy
+/// discovery and its HTTP client (with [`http_client`]'s settings).
 #[derive(Clone, Debug)]
-pub enum Target {
-    /// By name, through dcy discovery (the point of the demo).
-    Discovery {
-        /// dcy's HTTP client.
-        http: dcy::http::HttpClient,
-        /// The sensor's reading URL (`http://sensor/reading`).
-        sensor: String,
-        /// The workers' URL up to the path (`http://worker`).
-        worker: String,
-    },
-    /// Fixed addresses (for the benchmark that measures discovery's cost).
-    Fixed {
-        /// HTTP client.
-        http: reqwest::Client,
-        /// `host:port` of the sensor.
-        sensor: String,
-        /// `host:port` of one worker.
-        worker: String,
-    },
+pub struct Target {
+    http: dcy::http::HttpClient,
+    /// The sensor's reading URL (`http://sensor/reading`).
+    sensor: String,
+    /// The workers' URL up to the path (`http://worker`).
+    worker: String,
 }
 
-#[derive(Deserialize)]
-struct Reading {
-    value: i64,
+/// The sensor's answer.
+#[derive(Debug, Deserialize)]
+pub struct Reading {
+    /// The reading.
+    pub value: i64,
 }
 
 impl Target {
-    /// By name through `discovery`, with the app's HTTP client settings.
+    /// By name through `discovery`.
     pub fn discovery(discovery: &dcy::Discovery) -> Target {
         Target::discovery_within(discovery, &kit::ServiceArgs::local(""))
     }
@@ -202,52 +184,37 @@ impl Target {
     /// Like [`Target::discovery`], reaching only the instances of the
     /// deployment `service` belongs to (those with its `--tag`).
     pub fn discovery_within(discovery: &dcy::Discovery, service: &kit::ServiceArgs) -> Target {
-        Target::Discovery {
+        Target {
             http: discovery.http_with(http_client()),
             sensor: format!("http://{}/reading", service.service_host("sensor")),
             worker: format!("http://{}", service.service_host("worker")),
         }
     }
 
-    /// Fixed `host:port` addresses, with the same HTTP client settings as
-    /// [`Target::discovery`].
-    pub fn fixed(sensor: &str, worker: &str) -> Target {
-        Target::Fixed {
-            http: http_client(),
-            sensor: sensor.to_string(),
-            worker: worker.to_string(),
-        }
-    }
-
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
-        let resp = match self {
-            Target::Discovery { http, .. } => http.get(url).await?,
-            Target::Fixed { http, .. } => http.get(url).send().await?,
-        };
+        let resp = self.http.get(url).await?;
         if !resp.status().is_success() {
             anyhow::bail!("{url}: {}", resp.status());
         }
         Ok(resp.json().await?)
     }
 
-    fn urls(&self, n: Option<i64>) -> String {
-        match (self, n) {
-            (Target::Discovery { sensor, .. }, None) => sensor.clone(),
-            (Target::Discovery { worker, .. }, Some(n)) => format!("{worker}/square?n={n}"),
-            (Target::Fixed { sensor, .. }, None) => format!("http://{sensor}/reading"),
-            (Target::Fixed { worker, .. }, Some(n)) => format!("http://{worker}/square?n={n}"),
-        }
-    }
-
     /// One round: a reading, squared by a worker, checked.
     pub async fn round(&self) -> anyhow::Result<Square> {
-        let reading: Reading = self.get_json(&self.urls(None)).await?;
-        let sq: Square = self.get_json(&self.urls(Some(reading.value))).await?;
-        if sq.n != reading.value || sq.square != reading.value * reading.value {
-            anyhow::bail!("{} answered {} for {}", sq.worker, sq.square, reading.value);
-        }
+        let reading: Reading = self.get_json(&self.sensor).await?;
+        let url = format!("{}/square?n={}", self.worker, reading.value);
+        let sq: Square = self.get_json(&url).await?;
+        check(&reading, &sq)?;
         Ok(sq)
     }
+}
+
+/// Whether `sq` is the square of `reading`; the error names the worker.
+pub fn check(reading: &Reading, sq: &Square) -> anyhow::Result<()> {
+    if sq.n != reading.value || sq.square != reading.value * reading.value {
+        anyhow::bail!("{} answered {} for {}", sq.worker, sq.square, reading.value);
+    }
+    Ok(())
 }
 
 /// Runs rounds until `stop`, recording them in `stats`.
@@ -371,32 +338,15 @@ pub async fn run(
             )
             .with_state(st)
     };
-    let result = kit::serve(
-        "app",
-        &[],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    let result = kit::Service::new("app", &args.service, &client)
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await;
     stop.cancel();
     let _ = driver.await;
     result
 }
 
-/// The binary's entry point.
-pub fn main() -> std::process::ExitCode {
-    use clap::Parser;
-    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
-    kit::main(|| {
-        run(args, kit::shutdown_signal(), |addr| {
-            println!("app listening on {addr}")
-        })
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -405,7 +355,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn both_targets_use_the_same_http_client_settings() {
+    async fn the_target_uses_the_apps_http_client_settings() {
         let config = dcy::Config::builder()
             .address("http://127.0.0.1:9")
             .build()
@@ -413,16 +363,7 @@ mod tests {
         let discovery = dcy::Discovery::new(dcy::Client::new(config).unwrap());
         let settings = format!("{:?}", http_client());
         assert!(settings.contains("30s"), "the request timeout: {settings}");
-        match Target::fixed("127.0.0.1:1", "127.0.0.1:2") {
-            Target::Fixed { http, .. } => assert_eq!(format!("{http:?}"), settings),
-            other => panic!("{other:?}"),
-        }
-        match Target::discovery(&discovery) {
-            Target::Discovery { http, .. } => {
-                let d = format!("{http:?}");
-                assert!(d.contains(&format!("http: {settings}")), "{d}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let d = format!("{:?}", Target::discovery(&discovery).http);
+        assert!(d.contains(&format!("http: {settings}")), "{d}");
     }
 }

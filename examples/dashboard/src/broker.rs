@@ -1,12 +1,15 @@
 //! The broker beside the services: when Consul lists broker nodes
 //! ([`bus::SERVICE`], with the dashboard's tag), the JetStream streams and
 //! consumers as one of them reports them on its monitoring endpoint
-//! (`/jsz`), asked once a tick. The nodes themselves are services like any
-//! other on the page.
+//! (`/jsz`), asked once a tick while a node is listed (the nodes come from
+//! a dcy watch; `/jsz` has no blocking form, so it is the one thing asked
+//! on a timer). The nodes themselves are services like any other on the
+//! page.
 
 use std::time::Duration;
 
 use dcy::watch::WatchHub;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -39,6 +42,9 @@ pub fn spawn(
     let task = tokio::spawn(async move {
         let discovery = dcy::Discovery::with_hub(hub);
         let nodes = discovery.service_with(bus::SERVICE, options);
+        // Every change since the last look (none is missed between a look
+        // and the wait).
+        let mut updates = std::pin::pin!(nodes.updates());
         let http = reqwest::Client::builder()
             .timeout(ASK_TIMEOUT)
             .build()
@@ -53,6 +59,12 @@ pub fn spawn(
             let instances = nodes.instances();
             if instances.is_empty() {
                 tx.send_if_modified(|v| v.take().is_some());
+                // No node listed: nothing to ask until Consul lists one
+                // (the watch answers then), not a request a tick.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    u = updates.next() => if u.is_none() { return },
+                }
                 continue;
             }
             let answer = tokio::select! {

@@ -26,7 +26,6 @@ pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dcy::watch::{WatchHub, WatchOptions};
@@ -117,17 +116,11 @@ pub async fn run(
         shutdown.await;
         stop.cancel();
     };
-    let served = kit::serve(
-        "dashboard",
-        &["ui"],
-        &args.service,
-        &client,
-        |_| web::router(feed),
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
-    .await;
+    let served = kit::Service::new("dashboard", &args.service, &client)
+        .tags(&["ui"])
+        .metrics(registry)
+        .serve(|_| web::router(feed), shutdown, ready)
+        .await;
     cancel.cancel();
     hub.shutdown().await;
     if let Err(e) = task.await {
@@ -137,15 +130,4 @@ pub async fn run(
         tracing::warn!(error = %e, "the dashboard's broker poller panicked");
     }
     served
-}
-
-/// The binary's entry point.
-pub fn main() -> std::process::ExitCode {
-    use clap::Parser;
-    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
-    kit::main(|| {
-        run(args, kit::shutdown_signal(), |addr| {
-            println!("dashboard on http://{addr}/")
-        })
-    })
 }

@@ -47,13 +47,7 @@ fn binary(var: &str, default: &str, package: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use testkit::free_port;
 
 impl Browser {
     async fn start() -> Browser {

@@ -16,32 +16,37 @@
 //! does not stop it.
 //!
 //! With `--transport nats` the services talk only through a NATS cluster
-//! the demo starts ([`messaging`]): three nodes, each run and registered by
+//! the demo starts (`messaging`): three nodes, each run and registered by
 //! registrar; `n` kills a node, `r` restarts what was killed last.
+//!
+//! The binary (`src/main.rs`) is the process: flags, logging into the
+//! [`Log`], the runtime, the terminal's [`Keys`], the internal roles (a
+//! worker, registrar) and exit codes; this library is the demo's [`run`].
 #![warn(missing_docs)]
 
 mod log;
 mod messaging;
 mod progress;
 mod proxy;
-mod roles;
 mod tasks;
 mod terminal;
 mod workers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use dcy::watch::WatchHub;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::Log;
-use crate::tasks::{start_in_process, stop_signals, Task, WorkDir};
-use crate::terminal::Key;
+use crate::tasks::{start_in_process, stop_signals, Task};
 use crate::workers::Workers;
+
+pub use crate::log::Log;
+pub use crate::tasks::WorkDir;
+pub use crate::terminal::{Key, Keys};
 
 /// The tag of every service the demo starts, and what its services require
 /// of the services they call.
@@ -117,6 +122,8 @@ fn service_args(consul: &str, check: Duration) -> kit::ServiceArgs {
 struct Demo {
     agent: Option<devagent::AgentHandle>,
     client: Option<dcy::Client>,
+    /// The demo's own watches of Consul (the progress line, the start).
+    hub: Option<WatchHub>,
     consul: String,
     sensor: Option<Task>,
     workers: Option<Workers>,
@@ -159,6 +166,9 @@ impl Demo {
         self.consul.clone_from(&consul);
         let client = dcy::Client::new(dcy::Config::builder().address(&consul).build()?)?;
         self.client = Some(client.clone());
+        let hub = self.hub.insert(WatchHub::new(client.clone())).clone();
+        // Followed from now on, so the last change is seen as it happens.
+        let passing = progress::passing_services(&hub, TAG);
         let check = args.check_interval;
         let transport = args.transport;
         if transport == bus::Transport::Nats {
@@ -232,18 +242,13 @@ impl Demo {
         // dashboard (and the broker nodes, passing already).
         let nodes = self.cluster.as_ref().map_or(0, |_| messaging::NODES);
         let want = 3 + args.workers + nodes;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if progress::passing_services(&client, TAG).await? >= want {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "not every service passed within 30s (the log: {})",
-                    log.path().display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let all = passing.wait_for(|s| s.value.as_deref().is_some_and(|n| *n >= want));
+        match tokio::time::timeout(Duration::from_secs(30), all).await {
+            Ok(r) => r.map(|_| ()).map_err(anyhow::Error::from),
+            Err(_) => anyhow::bail!(
+                "not every service passed within 30s (the log: {})",
+                log.path().display()
+            ),
         }
     }
 
@@ -279,6 +284,9 @@ impl Demo {
             Some(c) => progress::registered_services(c, TAG).await.ok(),
             None => Some(0),
         };
+        if let Some(h) = self.hub.take() {
+            let _ = tokio::time::timeout(step, h.shutdown()).await;
+        }
         if let Some(a) = self.agent.take() {
             let _ = tokio::time::timeout(step, a.shutdown()).await;
         }
@@ -288,9 +296,14 @@ impl Demo {
 
 /// Runs the demo until `q`, Ctrl-C or a stop signal.
 ///
-/// `keys` are the terminal's ([`terminal`]); `None` when stdin is not a
+/// `keys` are the terminal's ([`Keys`]); `None` when stdin is not a
 /// terminal. Rendered files and the log go to `dir`.
-async fn run(
+///
+/// # Errors
+///
+/// When the demo does not start (a port, a service that does not pass
+/// within 30 s), or a key's action fails.
+pub async fn run(
     args: Args,
     dir: &Path,
     log: &Log,
@@ -420,8 +433,15 @@ async fn drive(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(400))
         .build()?;
-    let mut progress =
-        progress::Progress::new(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let Some(hub) = demo.hub.clone() else {
+        anyhow::bail!("the demo did not start");
+    };
+    let mut progress = progress::Progress::new(
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        &hub,
+        TAG,
+        demo.cluster.is_some(),
+    );
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut chaos = args
         .chaos
@@ -440,7 +460,7 @@ async fn drive(
                 let upstreams = demo.proxy.as_ref().map(proxy::Proxy::status).unwrap_or_default();
                 tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
-                    _ = progress.poll(client, app_addr, &http, TAG, demo.cluster.is_some()) => progress.print(&upstreams),
+                    _ = progress.poll(app_addr, &http) => progress.print(&upstreams),
                 }
             }
             _ = async { match chaos.as_mut() { Some(c) => { c.tick().await; } None => std::future::pending().await } } => {
@@ -516,77 +536,4 @@ async fn drive(
 enum Killed {
     Worker,
     Node(usize),
-}
-
-/// The binary's entry point.
-pub fn main() -> ExitCode {
-    // `demo registrar ...`: registrar's own command line, as its binary.
-    if std::env::args().nth(1).as_deref() == Some("registrar") {
-        return roles::registrar(std::env::args().skip(1).collect());
-    }
-    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
-    if let Some(Role::Worker(w)) = args.role {
-        return roles::worker(w);
-    }
-    let dir = match WorkDir::new(args.dir.as_deref()) {
-        Ok(d) => d,
-        Err(e) => {
-            let which = args
-                .dir
-                .as_ref()
-                .map_or("a temporary directory".to_string(), |d| {
-                    d.display().to_string()
-                });
-            eprintln!("error: creating {which}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let log = match Log::create(&dir.path().join("demo.log")) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "error: creating {}: {e}",
-                dir.path().join("demo.log").display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = log.init_tracing() {
-        eprintln!("error: logging to {}: {e}", log.path().display());
-        return ExitCode::FAILURE;
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let terminal = terminal::Keys::start(tx);
-    let keys = terminal.as_ref().map(|_| rx);
-    let result = runtime.block_on(run(args, dir.path(), &log, keys));
-    // Nothing the demo waits for is left; do not wait for blocking reads.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    drop(terminal);
-    let code = match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            let tail = log.tail(20);
-            if !tail.is_empty() {
-                let kept = match &dir {
-                    WorkDir::Given(_) => "kept",
-                    WorkDir::Temporary(_) => "removed now with its directory; --dir DIR keeps it",
-                };
-                eprintln!("the log's last lines ({}, {kept}):", log.path().display());
-                for l in tail {
-                    eprintln!("  {l}");
-                }
-            }
-            ExitCode::FAILURE
-        }
-    };
-    drop(dir);
-    code
 }

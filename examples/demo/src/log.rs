@@ -5,18 +5,17 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 
 /// An open log file, appended to by the demo and its child processes.
 #[derive(Debug)]
-pub(crate) struct Log {
+pub struct Log {
     path: PathBuf,
     file: File,
 }
 
 impl Log {
     /// Opens (creates) `path` for appending.
-    pub(crate) fn create(path: &Path) -> std::io::Result<Log> {
+    pub fn create(path: &Path) -> std::io::Result<Log> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Log {
             path: path.to_path_buf(),
@@ -25,7 +24,7 @@ impl Log {
     }
 
     /// Where it is.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
@@ -39,21 +38,13 @@ impl Log {
         Ok(tokio::fs::File::from_std(self.file.try_clone()?))
     }
 
-    /// Sends this process's `tracing` output (`RUST_LOG`, default `info`)
-    /// to the file.
-    pub(crate) fn init_tracing(&self) -> std::io::Result<()> {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(Mutex::new(self.file.try_clone()?))
-            .try_init();
-        Ok(())
+    /// The file, for the binary's `tracing` subscriber to write to.
+    pub fn writer(&self) -> std::io::Result<File> {
+        self.file.try_clone()
     }
 
     /// Its last `n` lines, for an error message.
-    pub(crate) fn tail(&self, n: usize) -> Vec<String> {
+    pub fn tail(&self, n: usize) -> Vec<String> {
         let Ok(f) = File::open(&self.path) else {
             return Vec::new();
         };

@@ -1,22 +1,39 @@
 //! The live line of progress, and what Consul says about the demo's own
 //! services (those with its tag: a shared Consul's others do not count).
+//! Consul's side is followed through dcy's watches (blocking queries that
+//! answer when something changes), never polled.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// How many of the services tagged `tag` have a passing check.
-pub(crate) async fn passing_services(client: &dcy::Client, tag: &str) -> dcy::Result<usize> {
-    let (checks, _) = client
-        .health_state("passing", &dcy::QueryOptions::default())
-        .await?;
-    let ids: HashSet<&str> = checks
-        .iter()
-        .filter(|c| !c.service_id.is_empty() && c.service_tags.iter().any(|t| t == tag))
-        .map(|c| c.service_id.as_str())
-        .collect();
-    Ok(ids.len())
+use dcy::watch::{Watch, WatchHub, WatchSpec};
+
+/// The number of services tagged `tag` with a passing check, as it changes.
+pub(crate) fn passing_services(hub: &WatchHub, tag: &str) -> Watch<usize> {
+    let tag = tag.to_string();
+    hub.watch::<Vec<dcy::HealthCheck>>(WatchSpec::health_state("passing"))
+        .map(move |checks| {
+            let ids: HashSet<&str> = checks
+                .iter()
+                .filter(|c| !c.service_id.is_empty() && c.service_tags.iter().any(|t| *t == tag))
+                .map(|c| c.service_id.as_str())
+                .collect();
+            ids.len()
+        })
+}
+
+/// Passing and listed instances of `service` tagged `tag`, as they change.
+fn instances(hub: &WatchHub, service: &str, tag: &str) -> Watch<(usize, usize)> {
+    hub.watch::<Vec<dcy::ServiceEntry>>(WatchSpec::health_service(service).tag(tag))
+        .map(|entries| {
+            let passing = entries
+                .iter()
+                .filter(|e| e.aggregated_status() == dcy::Status::Passing)
+                .count();
+            (passing, entries.len())
+        })
 }
 
 /// How many services tagged `tag` the agent still holds.
@@ -33,6 +50,10 @@ pub(crate) async fn registered_services(client: &dcy::Client, tag: &str) -> dcy:
 pub(crate) struct Progress {
     /// On a terminal the line is redrawn in place; else a line every 10 s.
     tty: bool,
+    /// The demo's workers in Consul: passing, listed.
+    worker_watch: Watch<(usize, usize)>,
+    /// The broker nodes (with `--transport nats`).
+    node_watch: Option<Watch<(usize, usize)>>,
     workers: usize,
     passing: usize,
     /// Broker nodes passing and listed (with `--transport nats`).
@@ -46,9 +67,12 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(tty: bool) -> Progress {
+    /// Follows the workers (and broker nodes) tagged `tag` through `hub`.
+    pub(crate) fn new(tty: bool, hub: &WatchHub, tag: &str, broker: bool) -> Progress {
         Progress {
             tty,
+            worker_watch: instances(hub, "worker", tag),
+            node_watch: broker.then(|| instances(hub, bus::SERVICE, tag)),
             workers: 0,
             passing: 0,
             nodes: None,
@@ -61,46 +85,19 @@ impl Progress {
         }
     }
 
-    /// Reads the demo's workers (and broker nodes) from Consul and the
-    /// app's `/stats`.
-    pub(crate) async fn poll(
-        &mut self,
-        client: &dcy::Client,
-        app: SocketAddr,
-        http: &reqwest::Client,
-        tag: &str,
-        broker: bool,
-    ) {
-        let q = dcy::QueryOptions {
-            tags: vec![tag.to_string()],
-            ..dcy::QueryOptions::default()
-        };
-        let nodes = async {
-            if broker {
-                client.health_service(bus::SERVICE, &q).await.ok()
-            } else {
-                None
-            }
-        };
-        let (all, nodes, stats) = tokio::join!(client.health_service("worker", &q), nodes, async {
-            match http.get(format!("http://{app}/stats")).send().await {
-                Ok(r) => r.json::<app::Stats>().await.ok(),
-                Err(_) => None,
-            }
-        });
-        let count = |entries: &[dcy::ServiceEntry]| {
-            let passing = entries
-                .iter()
-                .filter(|e| e.aggregated_status() == dcy::Status::Passing)
-                .count();
-            (passing, entries.len())
-        };
-        if let Ok((entries, _)) = all {
-            (self.passing, self.workers) = count(&entries);
+    /// Takes the latest counts from the watches and reads the app's
+    /// `/stats` (the app's own endpoint: Consul is not asked here).
+    pub(crate) async fn poll(&mut self, app: SocketAddr, http: &reqwest::Client) {
+        if let Some(counts) = self.worker_watch.value() {
+            (self.passing, self.workers) = *counts;
         }
-        if let Some((entries, _)) = nodes {
-            self.nodes = Some(count(&entries));
+        if let Some(counts) = self.node_watch.as_ref().and_then(Watch::value) {
+            self.nodes = Some(*counts);
         }
+        let stats = match http.get(format!("http://{app}/stats")).send().await {
+            Ok(r) => r.json::<app::Stats>().await.ok(),
+            Err(_) => None,
+        };
         if let Some(s) = stats {
             let now = Instant::now();
             if let Some((at, ok)) = self.last {

@@ -40,7 +40,7 @@ pub(crate) struct Proxy {
     nginx: Result<(Child, u16), NoNginx>,
     templater_stop: CancellationToken,
     templater: tokio::task::JoinHandle<templater::Result<i32>>,
-    events: mpsc::UnboundedSender<templater::runner::Event>,
+    events: mpsc::UnboundedSender<templater::Event>,
 }
 
 fn find_nginx() -> Option<PathBuf> {
@@ -243,7 +243,7 @@ impl Proxy {
                 let _ = child.kill().await;
             }
         }
-        let _ = self.events.send(templater::runner::Event::Stop(0));
+        let _ = self.events.send(templater::Event::Stop(0));
         self.templater_stop.cancel();
         let _ = tokio::time::timeout(limit, &mut self.templater).await;
     }

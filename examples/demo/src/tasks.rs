@@ -76,13 +76,17 @@ pub(crate) fn stop_signals() -> std::io::Result<impl std::future::Future<Output 
 
 /// The demo's working directory: given (kept) or temporary (removed when
 /// this is dropped, after the runtime has stopped).
-pub(crate) enum WorkDir {
+#[derive(Debug)]
+pub enum WorkDir {
+    /// `--dir DIR`: kept.
     Given(PathBuf),
+    /// A temporary directory, removed when dropped.
     Temporary(tempfile::TempDir),
 }
 
 impl WorkDir {
-    pub(crate) fn new(given: Option<&Path>) -> std::io::Result<WorkDir> {
+    /// `given`, created if missing, or a new temporary directory.
+    pub fn new(given: Option<&Path>) -> std::io::Result<WorkDir> {
         match given {
             Some(d) => {
                 std::fs::create_dir_all(d)?;
@@ -94,7 +98,8 @@ impl WorkDir {
         }
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
         match self {
             WorkDir::Given(p) => p,
             WorkDir::Temporary(t) => t.path(),

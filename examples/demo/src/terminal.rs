@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Key {
+pub enum Key {
     /// `a`: start one more worker.
     Add,
     /// `k`: SIGKILL a worker.
@@ -47,14 +47,14 @@ impl Key {
 
 /// The terminal in single-key mode; its settings are restored on drop.
 #[derive(Debug)]
-pub(crate) struct Keys {
+pub struct Keys {
     saved: Termios,
 }
 
 impl Keys {
     /// When stdin is a terminal: single-key mode, and a thread sending the
     /// keys to `tx`. `None` (and nothing read) otherwise.
-    pub(crate) fn start(tx: mpsc::UnboundedSender<Key>) -> Option<Keys> {
+    pub fn start(tx: mpsc::UnboundedSender<Key>) -> Option<Keys> {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
             return None;

@@ -1,11 +1,15 @@
-//! What the example services share: serving an axum router on port 0,
-//! registering it through `dcy` with an HTTP check on `/health`, Prometheus
-//! `/metrics`, deregistration on shutdown, signals and logging.
+//! What the example services share: their flags ([`ServiceArgs`]), and
+//! serving an axum router on port 0, registered through `dcy` with an HTTP
+//! check on `/health`, Prometheus `/metrics` and deregistration on shutdown
+//! ([`Service`]); and the stop signals.
+//!
+//! The process around a service (logging, the runtime, the exit code) is
+//! not here: it is `bin/entry.rs`, compiled into each example binary, so
+//! that no library installs a subscriber or starts a runtime.
 #![warn(missing_docs)]
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,69 +109,117 @@ pub struct Serving {
     pub registration: dcy::Registered,
 }
 
-/// Serves the router `make_router` builds for the instance ID (plus
-/// `/health` and `/metrics`), registers it as `name` with an HTTP check, and
-/// runs until `shutdown`; then deregisters.
+/// A service to serve: its name, flags and Consul client, with optional
+/// tags and a Prometheus registry of its own metrics; [`Service::serve`]
+/// runs it.
 ///
-/// `ready` is called with the address once the service is registered.
-#[allow(clippy::too_many_arguments)]
-pub async fn serve(
-    name: &str,
-    tags: &[&str],
-    args: &ServiceArgs,
-    client: &dcy::Client,
-    make_router: impl FnOnce(&str) -> Router,
-    metrics: Metrics,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    ready: impl FnOnce(SocketAddr),
-) -> anyhow::Result<()> {
-    client.metrics().register(
-        &mut metrics
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    let listener = tokio::net::TcpListener::bind((args.bind, args.port)).await?;
-    let addr = listener.local_addr()?;
-    let id = args
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{name}-{}", addr.port()));
-    let app = make_router(&id)
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics_handler).with_state(metrics));
-    let stop = CancellationToken::new();
-    let server_stop = stop.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .await
-    });
-    let mut reg = Registration::new(name)
-        .id(&id)
-        .address(&addr.ip().to_string())
-        .port(addr.port())
-        .meta("version", env!("CARGO_PKG_VERSION"))
-        // The server listens already: start passing, the agent's check takes over.
-        .check(
-            Check::http(&format!("http://{addr}/health"), args.check_interval)
-                .timeout(Duration::from_secs(1))
-                .initial_status(dcy::Status::Passing),
-        )
-        .deregister_critical_after(Duration::from_secs(60));
-    for t in tags.iter().copied().chain(args.tag.as_deref()) {
-        reg = reg.tag(t);
+/// ```no_run
+/// # async fn demo(args: kit::ServiceArgs) -> anyhow::Result<()> {
+/// let client = args.client()?;
+/// kit::Service::new("worker", &args, &client)
+///     .tags(&["v1"])
+///     .serve(|_id| axum::Router::new(), kit::shutdown_signal(), |addr| {
+///         println!("worker listening on {addr}")
+///     })
+///     .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Service<'a> {
+    name: &'a str,
+    args: &'a ServiceArgs,
+    client: &'a dcy::Client,
+    tags: Vec<String>,
+    registry: Registry,
+}
+
+impl<'a> Service<'a> {
+    /// The service `name`, as `args` say, registered through `client`.
+    pub fn new(name: &'a str, args: &'a ServiceArgs, client: &'a dcy::Client) -> Service<'a> {
+        Service {
+            name,
+            args,
+            client,
+            tags: Vec::new(),
+            registry: Registry::default(),
+        }
     }
-    let registration = reg.register(client).await?;
-    tracing::info!(service = name, id = %id, %addr, "serving and registered");
-    ready(addr);
-    shutdown.await;
-    tracing::info!(service = name, id = %id, "shutting down: deregistering");
-    if let Err(e) = registration.deregister().await {
-        tracing::warn!(error = %e, "deregistering failed");
+
+    /// Tags to register with (besides `--tag`).
+    pub fn tags(mut self, tags: &[&str]) -> Service<'a> {
+        self.tags.extend(tags.iter().map(ToString::to_string));
+        self
     }
-    stop.cancel();
-    server.await??;
-    Ok(())
+
+    /// The service's own metrics, served on `/metrics` with dcy's.
+    pub fn metrics(mut self, registry: Registry) -> Service<'a> {
+        self.registry = registry;
+        self
+    }
+
+    /// Serves the router `make_router` builds for the instance ID (plus
+    /// `/health` and `/metrics`), registers it with an HTTP check, and runs
+    /// until `shutdown`; then deregisters.
+    ///
+    /// `ready` is called with the address once the service is registered.
+    pub async fn serve(
+        self,
+        make_router: impl FnOnce(&str) -> Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        ready: impl FnOnce(SocketAddr),
+    ) -> anyhow::Result<()> {
+        let Service {
+            name,
+            args,
+            client,
+            tags,
+            mut registry,
+        } = self;
+        client.metrics().register(&mut registry);
+        let metrics: Metrics = Arc::new(Mutex::new(registry));
+        let listener = tokio::net::TcpListener::bind((args.bind, args.port)).await?;
+        let addr = listener.local_addr()?;
+        let id = args
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("{name}-{}", addr.port()));
+        let app = make_router(&id)
+            .route("/health", get(|| async { "ok\n" }))
+            .route("/metrics", get(metrics_handler).with_state(metrics));
+        let stop = CancellationToken::new();
+        let server_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
+                .await
+        });
+        let mut reg = Registration::new(name)
+            .id(&id)
+            .address(&addr.ip().to_string())
+            .port(addr.port())
+            .meta("version", env!("CARGO_PKG_VERSION"))
+            // The server listens already: start passing, the agent's check takes over.
+            .check(
+                Check::http(&format!("http://{addr}/health"), args.check_interval)
+                    .timeout(Duration::from_secs(1))
+                    .initial_status(dcy::Status::Passing),
+            )
+            .deregister_critical_after(Duration::from_secs(60));
+        for t in tags.iter().map(String::as_str).chain(args.tag.as_deref()) {
+            reg = reg.tag(t);
+        }
+        let registration = reg.register(client).await?;
+        tracing::info!(service = name, id = %id, %addr, "serving and registered");
+        ready(addr);
+        shutdown.await;
+        tracing::info!(service = name, id = %id, "shutting down: deregistering");
+        if let Err(e) = registration.deregister().await {
+            tracing::warn!(error = %e, "deregistering failed");
+        }
+        stop.cancel();
+        server.await??;
+        Ok(())
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -183,39 +235,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
-    }
-}
-
-/// Sets up logging (`RUST_LOG`, default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// The `main` of an example binary: logging, a runtime, `run`, an exit code.
-pub fn main<F, Fut>(run: F) -> ExitCode
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    init_tracing();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -11,7 +11,7 @@ pub mod publish;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -109,26 +109,8 @@ pub async fn run(
                 readings,
             })
     };
-    kit::serve(
-        "sensor",
-        &[],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    kit::Service::new("sensor", &args.service, &client)
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await
-}
-
-/// The binary's entry point.
-pub fn main() -> std::process::ExitCode {
-    use clap::Parser;
-    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
-    kit::main(|| {
-        run(args, kit::shutdown_signal(), |addr| {
-            println!("sensor listening on {addr}")
-        })
-    })
 }

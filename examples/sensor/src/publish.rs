@@ -228,16 +228,9 @@ pub async fn run(
             .with_state(state),
         )
     };
-    let result = kit::serve(
-        "sensor",
-        &[],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    let result = kit::Service::new("sensor", &args.service, &client)
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await;
     stop.cancel();
     let producer = task

@@ -233,16 +233,10 @@ pub async fn run(
             get(move || async move { Json(serde_json::json!({ "broker": b.status() })) }),
         )
     };
-    let result = kit::serve(
-        "worker",
-        &["v1"],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    let result = kit::Service::new("worker", &args.service, &client)
+        .tags(&["v1"])
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await;
     stop.cancel();
     let worker = task

@@ -10,7 +10,7 @@ pub mod consume;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -112,26 +112,9 @@ pub async fn run(
             squares,
         })
     };
-    kit::serve(
-        "worker",
-        &["v1"],
-        &args.service,
-        &client,
-        router,
-        Arc::new(Mutex::new(registry)),
-        shutdown,
-        ready,
-    )
+    kit::Service::new("worker", &args.service, &client)
+        .tags(&["v1"])
+        .metrics(registry)
+        .serve(router, shutdown, ready)
     .await
-}
-
-/// The binary's entry point.
-pub fn main() -> std::process::ExitCode {
-    use clap::Parser;
-    let args = Args::parse_from(gocompat::flags::normalize(std::env::args()));
-    kit::main(|| {
-        run(args, kit::shutdown_signal(), |addr| {
-            println!("worker listening on {addr}")
-        })
-    })
 }

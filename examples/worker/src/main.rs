@@ -1,4 +1,18 @@
-//! `worker`: see the library.
-fn main() -> std::process::ExitCode {
-    worker::main()
+//! `worker`: see the library. The process (logging, runtime, exit code) is
+//! kit's `bin/entry.rs`, compiled into this binary.
+
+use clap::Parser;
+
+#[path = "../../kit/bin/entry.rs"]
+mod entry;
+
+/// Parses the flags and serves until SIGINT or SIGTERM (`pub(crate)`: the
+/// end-to-end tests' `e2e-worker` compiles this file too).
+pub(crate) fn main() -> std::process::ExitCode {
+    let args = worker::Args::parse_from(gocompat::flags::normalize(std::env::args()));
+    entry::run(|| {
+        worker::run(args, kit::shutdown_signal(), |addr| {
+            println!("worker listening on {addr}")
+        })
+    })
 }

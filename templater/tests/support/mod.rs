@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use templater::runner::Event;
+use templater::Event;
 pub use testkit::{agent_on, eventually, file_contains, put, read, register};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,11 +18,11 @@ pub struct Templater {
 
 /// Runs templater in-process with these arguments (Go-style flags allowed).
 pub fn spawn(args: &[&str]) -> Templater {
-    let argv = templater::cli::normalize(
+    let argv = templater::normalize(
         std::iter::once("templater".to_string()).chain(args.iter().map(|s| s.to_string())),
     )
     .unwrap();
-    let cli = templater::Cli::try_parse_from(argv).unwrap();
+    let cli = templater::Cli::try_parse_from(argv.args).unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     let (t2, s2) = (tx.clone(), stop.clone());

@@ -1,4 +1,8 @@
-//! The `app` binary, for the end-to-end tests.
+//! The `app` binary, for the end-to-end tests: the example's own
+//! `main.rs`, compiled into this binary.
+#[path = "../../../examples/app/src/main.rs"]
+mod bin;
+
 fn main() -> std::process::ExitCode {
-    app::main()
+    bin::main()
 }

@@ -1,4 +1,8 @@
-//! The `sensor` binary, for the end-to-end tests.
+//! The `sensor` binary, for the end-to-end tests: the example's own
+//! `main.rs`, compiled into this binary.
+#[path = "../../../examples/sensor/src/main.rs"]
+mod bin;
+
 fn main() -> std::process::ExitCode {
-    sensor::main()
+    bin::main()
 }

@@ -1,4 +1,8 @@
-//! The `worker` binary, for the end-to-end tests.
+//! The `worker` binary, for the end-to-end tests: the example's own
+//! `main.rs`, compiled into this binary.
+#[path = "../../../examples/worker/src/main.rs"]
+mod bin;
+
 fn main() -> std::process::ExitCode {
-    worker::main()
+    bin::main()
 }

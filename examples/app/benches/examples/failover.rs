@@ -41,7 +41,7 @@ pub(crate) async fn failover(s: &Settings, rec: &Recorder) -> Vec<Trial> {
     };
     let stop = CancellationToken::new();
     let driver = tokio::spawn(app::drive(
-        Target::discovery(&d),
+        app::Target::discovery(&d),
         Arc::clone(&stats),
         DRIVE_CONCURRENCY,
         DRIVE_INTERVAL,

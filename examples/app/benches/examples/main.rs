@@ -5,9 +5,9 @@
 //!    a fixed address, side by side in one run: in each window half the
 //!    callers go through `Target::discovery` (one worker registered) and half
 //!    to `Target::fixed` (that worker's address) at the same time
-//!    (`app::side_by_side`). Target: the median of the windows' difference
+//!    (`load::side_by_side`). Target: the median of the windows' difference
 //!    within 5 %. Also reported: the same comparison in separate runs,
-//!    interleaved A, B, A, B, ... (`app::throughput`, with CPU per request),
+//!    interleaved A, B, A, B, ... (`load::throughput`, with CPU per request),
 //!    and both again with discovery over three workers.
 //! 2. Failover: three workers, the app (`app::drive`, in this process)
 //!    calling them continuously; one worker is killed with SIGKILL. Counted:
@@ -44,7 +44,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{Stats, Target};
+use app::Stats;
 use prometheus_client::metrics::counter::Counter;
 use testkit::bench::{self, millis, ms_to, yes_no};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -57,10 +57,12 @@ use tracing_subscriber::Layer as _;
 mod demo;
 mod events;
 mod failover;
+mod load;
 mod machine;
 mod messaging;
 mod procs;
 mod stats;
+mod target;
 mod throughput;
 
 use demo::{demo, report_demo};
@@ -69,6 +71,7 @@ use failover::{failover, report_failover};
 use machine::{figure, Load};
 use procs::{agent, discovery, read_until, service, until_workers, Proc};
 use stats::{list, max, median, min};
+use target::Target;
 use throughput::{report_throughput, throughput};
 
 const RESULTS: &str = concat!(

@@ -6,7 +6,7 @@
 //!    process publishing `--count` readings as fast as the stream takes
 //!    them, the throughput is readings over the time from the app's first
 //!    square to its last; latency is the sensor's publish → the app's
-//!    receipt. Over HTTP: the app's rounds (`app::throughput`, 8 callers
+//!    receipt. Over HTTP: the app's rounds (`load::throughput`, 8 callers
 //!    through discovery), and for latency an open-loop caller starting one
 //!    round every 1/rate s.
 //! 5. Losses and duplicates over 5 worker kills and 2 broker-node kills
@@ -246,7 +246,7 @@ pub(crate) async fn compare(s: &Settings) -> Compare {
         let target = Target::discovery(&d);
         for _ in 0..RUNS {
             out.http_runs.push(
-                app::throughput(target.clone(), n, s.concurrency)
+                crate::load::throughput(target.clone(), n, s.concurrency)
                     .await
                     .expect("HTTP rounds"),
             );

@@ -49,7 +49,7 @@ impl Compare {
 }
 
 /// Windows in which discovery's callers and the fixed address's callers
-/// ran at the same time (`app::side_by_side`).
+/// ran at the same time (`load::side_by_side`).
 #[derive(Debug, Default)]
 pub(crate) struct Sides {
     /// Per window: rounds through discovery, rounds to the fixed address.
@@ -117,7 +117,7 @@ pub(crate) async fn sides(disc: &Target, fixed: &Target, s: &Settings, what: &st
         };
         let r = tokio::time::timeout(
             window + LIMIT,
-            app::side_by_side(first.clone(), second.clone(), per_side, window),
+            crate::load::side_by_side(first.clone(), second.clone(), per_side, window),
         )
         .await
         .expect("a side-by-side window within its time limit")
@@ -151,14 +151,14 @@ pub(crate) fn cpu_ticks(pid: Option<u32>) -> u64 {
     bench::cpu_ticks(pid).unwrap_or(0)
 }
 
-/// One bounded `app::throughput` run: HTTP requests per second, and CPU
+/// One bounded `load::throughput` run: HTTP requests per second, and CPU
 /// microseconds per request of this process (the app) and of `servers`.
 pub(crate) async fn rate(target: &Target, rounds: u64, concurrency: usize, servers: &[u32]) -> Run {
     let servers_cpu = || servers.iter().map(|p| cpu_ticks(Some(*p))).sum::<u64>();
     let (app0, srv0) = (cpu_ticks(None), servers_cpu());
     let r = tokio::time::timeout(
         LIMIT * 4,
-        app::throughput(target.clone(), rounds, concurrency),
+        crate::load::throughput(target.clone(), rounds, concurrency),
     )
     .await
     .expect("a throughput run within its time limit")
@@ -376,8 +376,8 @@ pub(crate) fn report_throughput(
         details,
         "**1.** A round is 2 HTTP GETs from the bench process (the app): the sensor's reading, a worker's square; req/s = 2 × rounds/s. \
          Discovery = `Target::discovery` (dcy's HTTP client: resolve `sensor` and `worker` by name, pick, rewrite), fixed = `Target::fixed` (the sensor's and worker #1's `host:port`); both use `app::http_client()`, each its own connection pool. \
-         Side by side (1, 1b): `app::side_by_side`, {} callers on each side at the same time, rounds completed inside each {} s window counted per side; which side's callers start first alternates between windows. Both sides meet the same machine at the same moment, so the machine's run-to-run swings (other processes on the shared cores, frequency) weigh on both alike; but the extra CPU of one side also slows the other (they share the cores), so a CPU cost shows there at a fraction of what it costs in separate runs, where the cores are the limit: 1a is the stricter reading. \
-         Interleaved (1a, 1b): `app::throughput`, {} rounds per run, {} callers, order discovery, fixed, discovery, ... ({} runs each); CPU per request from `/proc/<pid>/stat` (10 ms ticks) over each run: the app is the bench process; the servers are devagent, the sensor and the workers.\n",
+         Side by side (1, 1b): `load::side_by_side`, {} callers on each side at the same time, rounds completed inside each {} s window counted per side; which side's callers start first alternates between windows. Both sides meet the same machine at the same moment, so the machine's run-to-run swings (other processes on the shared cores, frequency) weigh on both alike; but the extra CPU of one side also slows the other (they share the cores), so a CPU cost shows there at a fraction of what it costs in separate runs, where the cores are the limit: 1a is the stricter reading. \
+         Interleaved (1a, 1b): `load::throughput`, {} rounds per run, {} callers, order discovery, fixed, discovery, ... ({} runs each); CPU per request from `/proc/<pid>/stat` (10 ms ticks) over each run: the app is the bench process; the servers are devagent, the sensor and the workers.\n",
         tp.side1.per_side, s.run_secs, tp.rounds, tp.concurrency, s.runs
     );
     for (label, x) in [("1 worker", &tp.side1), ("3 workers", &tp.side3)] {

@@ -3,7 +3,6 @@
 //! in-process, and a small Server-Sent Events reader. Every wait is bounded.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
@@ -13,26 +12,6 @@ use futures_util::{Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout`
-/// naming `what` and the last value seen.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let last = match f().await {
-            Ok(v) => return v,
-            Err(last) => last,
-        };
-        if tokio::time::Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// devagent plus the dashboard, both in-process.
 pub struct Harness {
@@ -174,17 +153,22 @@ impl Harness {
         resp.json().await.map_err(|e| e.to_string())
     }
 
-    /// Polls `/api/snapshot` until `pred` holds.
+    /// Polls `/api/snapshot` every 50 ms until `pred` holds; panics after
+    /// 15 s naming `what` and the last snapshot seen.
     pub async fn snapshot_until(&self, what: &str, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
-        eventually(Duration::from_secs(15), what, || async {
-            let s = self.snapshot().await?;
-            if pred(&s) {
-                Ok(s)
-            } else {
-                Err(summary(&s))
+        let timeout = Duration::from_secs(15);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let last = match self.snapshot().await {
+                Ok(s) if pred(&s) => return s,
+                Ok(s) => summary(&s),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
             }
-        })
-        .await
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Stops the agent: Consul becomes unreachable.

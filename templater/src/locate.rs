@@ -1,4 +1,5 @@
-//! Render errors with the template's name and line.
+//! Template errors as people read them: tera's chain of causes on one
+//! line, and render errors with the template's name and line.
 //!
 //! tera's render errors carry no position, only what failed: a variable,
 //! a function, a filter or a test, named inside the message. This finds
@@ -7,10 +8,22 @@
 
 use regex::Regex;
 
+/// A tera error with its chain of causes, on one line.
+pub(crate) fn tera_error(e: &tera::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s.replace('\n', " ")
+}
+
 /// `template <name>:<line>: <problem>` for a render error of the template
 /// `name` whose source is `text` (`:<line>` left out when the name of what
 /// failed is not found in a tag; `(also lines ...)` when it is in several).
-pub fn render_error(name: &str, text: &str, e: &tera::Error) -> String {
+pub(crate) fn render_error(name: &str, text: &str, e: &tera::Error) -> String {
     let problem = problem(e);
     match lines(text, e).as_slice() {
         [] => format!("template {name}: {problem}"),

@@ -1,4 +1,5 @@
-//! Load generators for the benchmarks: rounds as fast as the callers go,
+//! Load generators for the benchmarks (the bench binary's module; its
+//! tests run from `tests/load.rs`): rounds as fast as the callers go,
 //! through one [`Target`] ([`throughput`]) or through two at the same time
 //! ([`side_by_side`]).
 
