@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
-use devagent::config::{Cli, Command, CONSUL_VERSION};
 use clap::Parser;
+use devagent::config::{Cli, Command, CONSUL_VERSION};
 
 /// From SIGTERM or Ctrl-C to the end of `run`, whatever the load: answers in
 /// flight get most of it (see `http::serve`), then everything is dropped.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use templater::bench::{normalize_filter, At, Dep, Brain, Templates};
+use templater::bench::{normalize_filter, At, Brain, Dep, Templates};
 
 const GO: &str = r#"upstream web {
 {{- range service "web" }}

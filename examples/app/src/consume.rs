@@ -200,7 +200,7 @@ pub async fn run(
     let result = kit::Service::new("app", &args.service, &client)
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await;
+        .await;
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(1), consumer).await;
     result

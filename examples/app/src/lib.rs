@@ -341,12 +341,11 @@ pub async fn run(
     let result = kit::Service::new("app", &args.service, &client)
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await;
+        .await;
     stop.cancel();
     let _ = driver.await;
     result
 }
-
 
 #[cfg(test)]
 mod tests {

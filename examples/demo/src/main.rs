@@ -66,9 +66,8 @@ pub(crate) fn main() -> ExitCode {
     // progress line (`RUST_LOG`, default `info`).
     match log.writer() {
         Ok(file) => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(
-                |_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"),
-            );
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_ansi(false)

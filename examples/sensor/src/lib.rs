@@ -112,5 +112,5 @@ pub async fn run(
     kit::Service::new("sensor", &args.service, &client)
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await
+        .await
 }

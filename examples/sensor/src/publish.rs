@@ -231,7 +231,7 @@ pub async fn run(
     let result = kit::Service::new("sensor", &args.service, &client)
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await;
+        .await;
     stop.cancel();
     let producer = task
         .lock()

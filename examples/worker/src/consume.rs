@@ -237,7 +237,7 @@ pub async fn run(
         .tags(&["v1"])
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await;
+        .await;
     stop.cancel();
     let worker = task
         .lock()

@@ -116,5 +116,5 @@ pub async fn run(
         .tags(&["v1"])
         .metrics(registry)
         .serve(router, shutdown, ready)
-    .await
+        .await
 }

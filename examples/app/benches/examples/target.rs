@@ -44,7 +44,8 @@ impl Target {
                 sensor,
                 worker,
             } => {
-                let reading: app::Reading = get_json(http, &format!("http://{sensor}/reading")).await?;
+                let reading: app::Reading =
+                    get_json(http, &format!("http://{sensor}/reading")).await?;
                 let url = format!("http://{worker}/square?n={}", reading.value);
                 let sq: Square = get_json(http, &url).await?;
                 app::check(&reading, &sq)?;
