@@ -17,7 +17,7 @@ pub(crate) fn passing_services(hub: &WatchHub, tag: &str) -> Watch<usize> {
         .map(move |checks| {
             let ids: HashSet<&str> = checks
                 .iter()
-                .filter(|c| !c.service_id.is_empty() && c.service_tags.iter().any(|t| *t == tag))
+                .filter(|c| !c.service_id.is_empty() && c.service_tags.contains(&tag))
                 .map(|c| c.service_id.as_str())
                 .collect();
             ids.len()
