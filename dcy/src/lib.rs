@@ -137,9 +137,9 @@ mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod discovery;
 #[cfg(feature = "tower")]
 pub mod discover;
+pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod error;

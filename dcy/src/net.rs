@@ -179,10 +179,7 @@ impl Net {
                     self.ejected.eject(&inst.id);
                     last = Some(Error::new(
                         ErrorKind::Timeout,
-                        format!(
-                            "{what}: no answer in {}",
-                            gocompat::duration::human(wait)
-                        ),
+                        format!("{what}: no answer in {}", gocompat::duration::human(wait)),
                     ));
                 }
             }
