@@ -1,40 +1,24 @@
-//! A tonic channel balanced over a service's instances (feature `tonic`).
-//!
-//! [`Discovery::grpc`] makes a `tonic::transport::Channel` with
-//! `Channel::balance_channel` and feeds it from [`Service::discover`]: an
+//! [`Discovery::grpc_p2c`]: a plain `tonic::transport::Channel` from
+//! `Channel::balance_channel`, fed from [`crate::Service::discover`]: an
 //! instance whose check turns critical is removed from the balancer at
 //! once, a new one is added (weights as copies: see [`crate::discover`]).
 //! The balancer is tonic's: tower's power of two choices, where tonic's
 //! connections report no load, so that it picks among the ready
-//! instances at random (and an instance of weight 3, inserted 3 times, gets
+//! instances at random (an instance of weight 3, inserted 3 times, gets
 //! about 3 times the calls).
 //!
 //! Between an instance's death and its failed health check, calls may
-//! still go to it. [`GrpcChannel`] (the channel, wrapped) applies the HTTP
-//! client's rule there: when a call fails at the transport (connection
-//! refused or reset: tonic's `Unavailable`), the instances are probed with
-//! a TCP connect before the error comes back, and those that refuse leave
-//! the balancer for [`crate::net::EJECT_FOR`] (they come back after, if
-//! Consul still lists them). A caller that retries a failed idempotent call
-//! therefore reaches a live instance: the example's worker is killed under
-//! load with no failed call.
+//! still go to it, and the balancer does not say which instance a call
+//! went to. [`P2cChannel`] (the channel, wrapped) therefore probes: when a
+//! call fails at the transport (connection refused or reset), the
+//! instances are probed with a TCP connect before the error comes back,
+//! and those that refuse leave the balancer for [`crate::net::EJECT_FOR`]
+//! (they come back after, if Consul still lists them).
 //!
 //! The feeding task belongs to the channel: it ends when the last clone of
-//! the [`GrpcChannel`] is dropped (signalled) or at
-//! [`GrpcChannel::shutdown`] (awaited), and when the discovery shuts down
-//! (the channel then keeps its last instances).
-//!
-//! ```no_run
-//! # async fn demo() -> dcy::Result<()> {
-//! let discovery = dcy::Discovery::from_env()?;
-//! let channel = discovery.grpc("worker"); // http://<instance> for each instance
-//! // Any tonic client takes it: `SquaresClient::new(channel.clone())`.
-//! # let _ = &channel;
-//! channel.shutdown().await;
-//! discovery.shutdown().await;
-//! # Ok(())
-//! # }
-//! ```
+//! the [`P2cChannel`] is dropped (signalled) or at [`P2cChannel::shutdown`]
+//! (awaited), and when the discovery shuts down (the channel then keeps its
+//! last instances).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -63,23 +47,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 const PROBE_WAIT: Duration = Duration::from_millis(500);
 
 impl Discovery {
-    /// A tonic channel balanced over the instances of `name`
-    /// (`http://address:port`, 2 s to connect). See [`crate::grpc`].
+    /// A plain tonic `Channel` balanced by tonic (tower's p2c) over the
+    /// instances of `name` (`http://address:port`, 2 s to connect), each
+    /// endpoint set up by `configure`; see [`crate::grpc::p2c`].
+    /// [`Discovery::grpc`] is faster (no balancer task in the way).
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime.
-    pub fn grpc(&self, name: &str) -> GrpcChannel {
-        self.grpc_with(name, |e| e)
-    }
-
-    /// Like [`Discovery::grpc`], each instance's endpoint set up by
-    /// `configure` (timeouts, keep-alive, TLS).
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime.
-    pub fn grpc_with<C>(&self, name: &str, configure: C) -> GrpcChannel
+    pub fn grpc_p2c<C>(&self, name: &str, configure: C) -> P2cChannel
     where
         C: Fn(Endpoint) -> Endpoint + Send + 'static,
     {
@@ -103,7 +79,7 @@ impl Discovery {
             .hub()
             .tasks()
             .spawn(feeder.run(discover, probe_rx, stop.clone()));
-        GrpcChannel {
+        P2cChannel {
             channel,
             probe: probe_tx,
             owner: Arc::new(Owner {
@@ -121,7 +97,7 @@ type MakeEndpoint = Box<dyn FnMut(&Instance) -> Option<Endpoint> + Send>;
 /// What a failed call asks the feeder: probe, then answer.
 type ProbeRequest = oneshot::Sender<()>;
 
-/// The feeding task's end of a [`GrpcChannel`].
+/// The feeding task's end of a [`P2cChannel`].
 #[derive(Debug)]
 struct Owner {
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -133,23 +109,23 @@ struct Owner {
 /// A tonic channel balanced over a service's instances, with the feeding
 /// task it owns; a tower `Service` any tonic client takes. Cheap to clone.
 #[derive(Clone)]
-pub struct GrpcChannel {
+pub struct P2cChannel {
     channel: Channel,
     probe: mpsc::UnboundedSender<ProbeRequest>,
     owner: Arc<Owner>,
 }
 
-impl fmt::Debug for GrpcChannel {
+impl fmt::Debug for P2cChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcChannel")
+        f.debug_struct("P2cChannel")
             .field("stopped", &self.owner.stop.is_cancelled())
             .finish_non_exhaustive()
     }
 }
 
-impl GrpcChannel {
+impl P2cChannel {
     /// The balanced tonic `Channel` itself, without the probe on failed
-    /// calls (it is still fed while this [`GrpcChannel`] lives).
+    /// calls (it is still fed while this [`P2cChannel`] lives).
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
@@ -173,7 +149,7 @@ impl GrpcChannel {
 type Request = http::Request<tonic::body::Body>;
 type Response = http::Response<tonic::body::Body>;
 
-impl tower_service::Service<Request> for GrpcChannel {
+impl tower_service::Service<Request> for P2cChannel {
     type Response = Response;
     type Error = tonic::transport::Error;
     type Future =
