@@ -150,3 +150,88 @@ async fn the_tcp_example_skips_a_dead_instance_and_counts_over_udp() {
         assert_eq!(&buf[..n], b"asked:1|c");
     }
 }
+
+#[tokio::test]
+async fn the_p2c_channel_reaches_every_instance_and_follows_removals() {
+    let env = start().await;
+    let base = format!("http://{}", env.http);
+    let http = reqwest::Client::new();
+    let mut servers = Vec::new();
+    for i in 0..2 {
+        let (addr, task) = health_server().await;
+        servers.push(task);
+        testkit::register(
+            &http,
+            &base,
+            &format!(
+                r#"{{"Name":"h","ID":"h-{i}","Address":"127.0.0.1","Port":{},"Check":{{"CheckID":"h-{i}","TTL":"1m","Status":"passing"}}}}"#,
+                addr.port()
+            ),
+        )
+        .await;
+    }
+    let discovery = dcy::Discovery::new(env.client.clone());
+    let service = discovery.service("h");
+    assert!(
+        testkit::eventually(5, || {
+            let n = service.instances().len();
+            async move { n == 2 }
+        })
+        .await
+    );
+    let channel = discovery.grpc_p2c("h", |e| e);
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for _ in 0..20 {
+        let answer = client
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.into_inner().status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
+    }
+    // Both critical: the balancer has nothing left, and a call says so
+    // (after tonic's wait for a ready instance: bounded here).
+    for i in 0..2 {
+        env.client
+            .update_ttl(&format!("h-{i}"), dcy::Status::Critical, "down")
+            .await
+            .unwrap();
+    }
+    assert!(
+        testkit::eventually(5, || {
+            let n = service.instances().len();
+            async move { n == 0 }
+        })
+        .await
+    );
+    let call = client.check(tonic_health::pb::HealthCheckRequest::default());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), call)
+            .await
+            .is_err(),
+        "no instance: the call waits for one"
+    );
+    channel.shutdown().await;
+    discovery.shutdown().await;
+    for s in servers {
+        s.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_grpc_call_with_no_instance_is_unavailable() {
+    let env = start().await;
+    let discovery = dcy::Discovery::new(env.client.clone());
+    let channel = discovery.grpc("nothing");
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let err = client
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+    assert!(err.message().contains("nothing"), "{err}");
+    channel.shutdown().await;
+    discovery.shutdown().await;
+}

@@ -48,6 +48,66 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Calls/s in each of `windows` windows of 1 s: 4 callers on `balanced`
+/// and 4 on `fixed` (split over its channels) at the same time.
+async fn side_by_side<T>(
+    balanced: T,
+    fixed: &[tonic::transport::Channel],
+    windows: usize,
+) -> Result<Vec<(f64, f64)>>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    T::Future: Send,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let counts = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let bal = SquaresClient::new(balanced.clone());
+        let fix = SquaresClient::new(fixed[c % fixed.len()].clone());
+        for (side, n_calls) in counts.iter().enumerate() {
+            let (stop, n_calls) = (stop.clone(), n_calls.clone());
+            let mut bal = bal.clone();
+            let mut fix = fix.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = if side == 0 {
+                        bal.square(n % 1000).await.is_ok()
+                    } else {
+                        fix.square(n % 1000).await.is_ok()
+                    };
+                    if ok {
+                        n_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    n += 1;
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
+    let mut per_window = Vec::new();
+    for _ in 0..windows {
+        let b0 = counts[0].load(Ordering::Relaxed);
+        let f0 = counts[1].load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let secs = t0.elapsed().as_secs_f64();
+        let b = (counts[0].load(Ordering::Relaxed) - b0) as f64 / secs;
+        let f = (counts[1].load(Ordering::Relaxed) - f0) as f64 / secs;
+        per_window.push((b, f));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await?;
+    }
+    Ok(per_window)
+}
+
 fn main() -> std::process::ExitCode {
     bench::run_main("grpc", tokio::runtime::Builder::new_multi_thread(), run())
 }
@@ -81,49 +141,18 @@ async fn run() -> Result<()> {
                 .connect_lazy()
         })
         .collect();
-    let counts = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..4 {
-        let (stop1, n_bal, n_fix) = (stop.clone(), counts[0].clone(), counts[1].clone());
-        let mut bal = SquaresClient::new(balanced.clone());
-        let mut fix = SquaresClient::new(fixed[c % 2].clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0i64;
-            while !stop1.load(Ordering::Relaxed) {
-                if bal.square(n % 1000).await.is_ok() {
-                    n_bal.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
-            }
-        }));
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0i64;
-            while !stop.load(Ordering::Relaxed) {
-                if fix.square(n % 1000).await.is_ok() {
-                    n_fix.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
-    let mut per_window = Vec::new();
-    for _ in 0..windows {
-        let b0 = counts[0].load(Ordering::Relaxed);
-        let f0 = counts[1].load(Ordering::Relaxed);
-        let t0 = Instant::now();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let secs = t0.elapsed().as_secs_f64();
-        let b = (counts[0].load(Ordering::Relaxed) - b0) as f64 / secs;
-        let f = (counts[1].load(Ordering::Relaxed) - f0) as f64 / secs;
-        per_window.push((b, f));
-    }
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await?;
-    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let per_window = side_by_side(balanced.clone(), &fixed, windows).await?;
+    let p2c = discovery.grpc_p2c(grpc_worker::SERVICE, |e| e);
+    let p2c_windows = side_by_side(p2c.clone(), &fixed, windows.div_ceil(3)).await?;
+    p2c.shutdown().await;
+    let p2c_diffs: Vec<f64> = p2c_windows
+        .iter()
+        .map(|(b, f)| (b / f - 1.0) * 100.0)
+        .collect();
+    let p2c_med = median(p2c_diffs);
+    let p2c_b = median(p2c_windows.iter().map(|p| p.0).collect());
+    let p2c_f = median(p2c_windows.iter().map(|p| p.1).collect());
     let diffs: Vec<f64> = per_window
         .iter()
         .map(|(b, f)| (b / f - 1.0) * 100.0)
@@ -246,8 +275,13 @@ async fn run() -> Result<()> {
     )?;
     writeln!(
         out,
-        "| 1. Unary calls/s side by side in one run: 4 callers through `Discovery::grpc` (2 workers) and 4 on fixed tonic `Channel`s to the same 2 workers, {windows} windows of 1 s: median of the windows' difference | **{med_diff:+.1} %**: balanced {med_b:.0} calls/s, fixed {med_f:.0} calls/s (medians of the windows); all windows pooled {pooled:+.1} %; windows from {lo:+.1} to {hi:+.1} % | within 5 % | {} |",
+        "| 1. Unary calls/s side by side in one run: 4 callers through `Discovery::grpc` (dcy's weighted round-robin, one tonic `Channel` per instance; 2 workers) and 4 on fixed tonic `Channel`s to the same 2 workers, {windows} windows of 1 s: median of the windows' difference | **{med_diff:+.1} %**: balanced {med_b:.0} calls/s, fixed {med_f:.0} calls/s (medians of the windows); all windows pooled {pooled:+.1} %; windows from {lo:+.1} to {hi:+.1} % | within 5 % | {} |",
         bench::yes_no(med_diff.abs() <= 5.0)
+    )?;
+    writeln!(
+        out,
+        "| 1b. The same with `Discovery::grpc_p2c` (tonic's `balance_channel`, tower's p2c, fed by dcy's `Discover`) against the same fixed channels, {} windows | {p2c_med:+.1} %: p2c {p2c_b:.0} calls/s, fixed {p2c_f:.0} calls/s | (reported) | |",
+        p2c_windows.len()
     )?;
     writeln!(
         out,
