@@ -59,7 +59,7 @@
 //! | [`http`] | an HTTP client for services: resolves names and retries elsewhere |
 //! | [`net`] | raw TCP connections and UDP datagrams to services by name |
 //! | `discover` | a service's instances as a tower `Discover` (feature `tower`) |
-//! | `grpc` | a tonic channel balanced over a service (feature `tonic`) |
+//! | `grpc` | gRPC channels over a service's instances, for tonic clients (feature `tonic`) |
 //! | [`registry`] | the registration builder, and the keeper that heartbeats and re-registers |
 //! | [`kv`], [`session`], [`agent`], `catalog` | the endpoints, typed |
 //! | [`lock`] | session locks and leader election |
@@ -127,7 +127,7 @@
 //! | `dns` | yes | [`dns`], through hickory-resolver |
 //! | `cli` | no | `cli::ConsulArgs`: Consul's `-http-addr`, `-token`, ... flags for clap |
 //! | `tower` | no | `discover`: `Service::discover`, a tower `Discover` of a service's instances |
-//! | `tonic` | no | `grpc`: `Discovery::grpc`, a tonic channel balanced over a service (implies `tower`) |
+//! | `tonic` | no | `grpc`: `Discovery::grpc` (and `grpc_p2c`), gRPC channels over a service's instances (implies `tower`) |
 #![warn(missing_docs)]
 
 pub mod agent;

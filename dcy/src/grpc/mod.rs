@@ -83,13 +83,15 @@ impl Discovery {
         C: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
     {
         let service = self.service_by_host(name);
-        let channels: Arc<ArcSwap<HashMap<Arc<str>, Conn>>> = Arc::default();
+        let channels: Arc<ArcSwap<Conns>> = Arc::default();
         let stop = self.hub().cancel_token().child_token();
         let task =
             self.hub()
                 .tasks()
                 .spawn(prune(service.clone(), Arc::clone(&channels), stop.clone()));
         GrpcChannel {
+            local: HashMap::new(),
+            picked: None,
             shared: Arc::new(Shared {
                 service,
                 channels,
@@ -105,11 +107,13 @@ impl Discovery {
 }
 
 /// One instance's connection, and where it goes.
-#[derive(Clone)]
 struct Conn {
     authority: Box<str>,
     channel: Channel,
 }
+
+/// Each instance's connection, by ID.
+type Conns = HashMap<Arc<str>, Arc<Conn>>;
 
 /// Whether `c` goes where `i` is (without allocating, in the common case).
 fn same_place(c: &Conn, i: &Instance) -> bool {
@@ -121,8 +125,7 @@ fn same_place(c: &Conn, i: &Instance) -> bool {
 
 struct Shared {
     service: Service,
-    /// Each instance's channel, by ID.
-    channels: Arc<ArcSwap<HashMap<Arc<str>, Conn>>>,
+    channels: Arc<ArcSwap<Conns>>,
     /// Held while a channel is made (one per instance).
     creating: Mutex<()>,
     ejected: Ejections,
@@ -135,9 +138,28 @@ struct Shared {
 
 /// Calls to a service's instances in pick order, each over its own tonic
 /// channel; a tower `Service` any tonic client takes. Cheap to clone.
-#[derive(Clone)]
+///
+/// `poll_ready` picks the instance and waits for its channel, `call` sends
+/// there, as tower's contract has it; each clone keeps its own handles on
+/// the channels (a tonic `Channel` is a buffer whose handles each hold a
+/// slot), so that a call costs what a call on a plain `Channel` costs, plus
+/// the pick.
 pub struct GrpcChannel {
     shared: Arc<Shared>,
+    /// This clone's handles, with the connection each was cloned from.
+    local: HashMap<Arc<str>, (Arc<Conn>, Channel)>,
+    /// The instance `poll_ready` picked and made ready, for `call`.
+    picked: Option<Arc<str>>,
+}
+
+impl Clone for GrpcChannel {
+    fn clone(&self) -> Self {
+        GrpcChannel {
+            shared: Arc::clone(&self.shared),
+            local: HashMap::new(),
+            picked: None,
+        }
+    }
 }
 
 impl fmt::Debug for GrpcChannel {
@@ -170,15 +192,16 @@ impl GrpcChannel {
         &self.shared.service
     }
 
-    /// The next instance not ejected (failing that, any), with its channel.
-    fn pick(&self) -> Option<(Arc<str>, Channel)> {
+    /// The next instance not ejected (failing that, any), with its
+    /// connection.
+    fn pick(&self) -> Option<(Arc<str>, Arc<Conn>)> {
         let s = &self.shared;
         let map = s.channels.load();
         let found = s.service.choose_with(
             |i| !s.ejected.is_ejected(&i.id),
             |_| true,
             |i| match map.get_key_value(i.id.as_str()) {
-                Some((id, c)) if same_place(c, i) => Ok((Arc::clone(id), c.channel.clone())),
+                Some((id, c)) if same_place(c, i) => Ok((Arc::clone(id), Arc::clone(c))),
                 _ => Err(Arc::clone(i)),
             },
         )?;
@@ -189,15 +212,15 @@ impl GrpcChannel {
     }
 
     /// Makes (once) the channel of an instance seen for the first time.
-    fn connect(&self, inst: &Instance) -> Option<(Arc<str>, Channel)> {
+    fn connect(&self, inst: &Instance) -> Option<(Arc<str>, Arc<Conn>)> {
         let s = &self.shared;
         let _one = s.creating.lock().unwrap_or_else(PoisonError::into_inner);
-        let authority = inst.authority();
         if let Some((id, c)) = s.channels.load().get_key_value(inst.id.as_str()) {
             if same_place(c, inst) {
-                return Some((Arc::clone(id), c.channel.clone()));
+                return Some((Arc::clone(id), Arc::clone(c)));
             }
         }
+        let authority = inst.authority();
         let endpoint = match Endpoint::from_shared(format!("http://{authority}")) {
             Ok(e) => (s.configure)(e.connect_timeout(Duration::from_secs(2))),
             Err(e) => {
@@ -206,56 +229,105 @@ impl GrpcChannel {
                 return None;
             }
         };
-        let conn = Conn {
+        let conn = Arc::new(Conn {
             authority: authority.into_boxed_str(),
             channel: endpoint.connect_lazy(),
-        };
+        });
         let id: Arc<str> = Arc::from(inst.id.as_str());
-        let channel = conn.channel.clone();
         s.channels.rcu(|map| {
             let mut map = HashMap::clone(map);
-            map.insert(Arc::clone(&id), conn.clone());
+            map.insert(Arc::clone(&id), Arc::clone(&conn));
             map
         });
-        Some((id, channel))
+        Some((id, conn))
+    }
+
+    /// This clone's handle on `conn` (made from it when new or stale);
+    /// handles of connections that are gone are dropped.
+    fn local(&mut self, id: &Arc<str>, conn: &Arc<Conn>) -> &mut Channel {
+        let shared_len = self.shared.channels.load().len();
+        if self.local.len() > shared_len {
+            let map = self.shared.channels.load();
+            self.local
+                .retain(|id, (c, _)| map.get(id).is_some_and(|now| Arc::ptr_eq(now, c)));
+        }
+        let entry = self
+            .local
+            .entry(Arc::clone(id))
+            .or_insert_with(|| (Arc::clone(conn), conn.channel.clone()));
+        if !Arc::ptr_eq(&entry.0, conn) {
+            *entry = (Arc::clone(conn), conn.channel.clone());
+        }
+        &mut entry.1
     }
 }
 
 type Request = http::Request<tonic::body::Body>;
 type Response = http::Response<tonic::body::Body>;
 
+fn unavailable(service: &Service) -> BoxError {
+    let why = if service.is_ready() {
+        "no healthy instance"
+    } else {
+        "no data yet"
+    };
+    Box::new(tonic::Status::unavailable(format!(
+        "{}: {why}",
+        service.name()
+    )))
+}
+
 impl tower_service::Service<Request> for GrpcChannel {
     type Response = Response;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send + 'static>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Each call waits for its instance's channel.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Bounded: a failed instance is ejected, and each is tried once.
+        for _ in 0..4 {
+            let id = match self.picked.clone() {
+                Some(id) => id,
+                None => match self.pick() {
+                    Some((id, conn)) => {
+                        self.local(&id, &conn);
+                        self.picked = Some(Arc::clone(&id));
+                        id
+                    }
+                    // `call` says there is none.
+                    None => return Poll::Ready(Ok(())),
+                },
+            };
+            let Some((_, channel)) = self.local.get_mut(&id) else {
+                self.picked = None;
+                continue;
+            };
+            match tower_service::Service::poll_ready(channel, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(instance = %id, error = %e, "instance not ready: skipping it");
+                    self.shared.ejected.eject(&id);
+                    self.local.remove(&id);
+                    self.picked = None;
+                }
+            }
+        }
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let Some((id, mut channel)) = self.pick() else {
-            let s = &self.shared.service;
-            let why = if s.is_ready() {
-                "no healthy instance"
-            } else {
-                "no data yet"
-            };
-            let status = tonic::Status::unavailable(format!("{}: {why}", s.name()));
-            return Box::pin(async move { Err(Box::new(status) as BoxError) });
+        let picked = self.picked.take();
+        let channel = picked
+            .as_ref()
+            .and_then(|id| self.local.get_mut(id).map(|(_, c)| c));
+        let (Some(id), Some(channel)) = (picked.clone(), channel) else {
+            let err = unavailable(&self.shared.service);
+            return Box::pin(async move { Err(err) });
         };
+        let call = tower_service::Service::call(channel, req);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            let result = async {
-                futures_util::future::poll_fn(|cx| {
-                    tower_service::Service::poll_ready(&mut channel, cx)
-                })
-                .await?;
-                tower_service::Service::call(&mut channel, req).await
-            }
-            .await;
-            result.map_err(|e| {
+            call.await.map_err(|e| {
                 tracing::debug!(instance = %id, error = %e, "call failed at the transport: skipping the instance");
                 shared.ejected.eject(&id);
                 Box::new(e) as BoxError
@@ -265,11 +337,7 @@ impl tower_service::Service<Request> for GrpcChannel {
 }
 
 /// Closes the channels of instances that left discovery, on each change.
-async fn prune(
-    service: Service,
-    channels: Arc<ArcSwap<HashMap<Arc<str>, Conn>>>,
-    stop: CancellationToken,
-) {
+async fn prune(service: Service, channels: Arc<ArcSwap<Conns>>, stop: CancellationToken) {
     let mut updates = Box::pin(service.updates());
     loop {
         let now = tokio::select! {
@@ -287,7 +355,7 @@ async fn prune(
             channels.rcu(|map| {
                 map.iter()
                     .filter(|(id, _)| now.as_slice().iter().any(|i| i.id == ***id))
-                    .map(|(id, c)| (Arc::clone(id), c.clone()))
+                    .map(|(id, c)| (Arc::clone(id), Arc::clone(c)))
                     .collect::<HashMap<_, _>>()
             });
         }
