@@ -290,14 +290,14 @@ async fn run() -> Result<()> {
     )?;
     writeln!(
         out,
-        "| 2b. Failover: kill → discovery dropped the worker (the balancer's next change), median / max | {} / {} | ≤ 1 check interval (1000 ms) | {} |",
+        "| 2b. Failover: kill → discovery dropped the worker (no call goes to it from then on), median / max | {} / {} | ≤ 1 check interval (1000 ms) | {} |",
         bench::ms(drop_med),
         bench::ms(drop_max),
         bench::yes_no(drop_max <= Duration::from_millis(1000))
     )?;
     writeln!(
         out,
-        "| 2c. Failover: calls retried, and the last retry after a kill (the probe ejects the dead worker before the first failed call returns) | {retries} retries in all; kill → last retry max {} | (reported) | |\n",
+        "| 2c. Failover: calls retried, and the last retry after a kill (a call that failed at the transport ejects its instance before its error returns) | {retries} retries in all; kill → last retry max {} | (reported) | |\n",
         bench::ms(last_max)
     )?;
     writeln!(out, "## Details\n")?;
