@@ -57,6 +57,9 @@
 //! | [`watch`] | the blocking-query engine everything that follows Consul runs on, derived watches |
 //! | [`discovery`] | service handles, `pick()`, URL rewriting, readiness, idle eviction |
 //! | [`http`] | an HTTP client for services: resolves names and retries elsewhere |
+//! | [`net`] | raw TCP connections and UDP datagrams to services by name |
+//! | `discover` | a service's instances as a tower `Discover` (feature `tower`) |
+//! | `grpc` | gRPC channels over a service's instances, for tonic clients (feature `tonic`) |
 //! | [`registry`] | the registration builder, and the keeper that heartbeats and re-registers |
 //! | [`kv`], [`session`], [`agent`], `catalog` | the endpoints, typed |
 //! | [`lock`] | session locks and leader election |
@@ -123,6 +126,8 @@
 //! |---|---|---|
 //! | `dns` | yes | [`dns`], through hickory-resolver |
 //! | `cli` | no | `cli::ConsulArgs`: Consul's `-http-addr`, `-token`, ... flags for clap |
+//! | `tower` | no | `discover`: `Service::discover`, a tower `Discover` of a service's instances |
+//! | `tonic` | no | `grpc`: `Discovery::grpc` (and `grpc_p2c`), gRPC channels over a service's instances (implies `tower`) |
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -132,15 +137,20 @@ mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
+#[cfg(feature = "tower")]
+pub mod discover;
 pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod error;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 pub mod http;
 pub(crate) mod instance;
 pub mod kv;
 pub mod lock;
 pub mod metrics;
+pub mod net;
 mod query;
 pub mod registry;
 pub mod session;

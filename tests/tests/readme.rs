@@ -432,8 +432,10 @@ fn every_readme_command_does_what_the_readme_says() {
                 assert_eq!(deps.len(), 1, "one Cargo.toml block");
                 let toml = toml.replace("[dependencies]\n", &deps[0]);
                 std::fs::write(&manifest, toml).unwrap();
+                // The first Rust block is hello-dcy's main.rs; the gRPC
+                // and TCP ones are run by dcy/tests/readme_grpc_tcp.rs.
                 let rust = blocks("rust");
-                assert_eq!(rust.len(), 1, "one Rust block");
+                assert_eq!(rust.len(), 3, "hello-dcy's, the gRPC and the TCP Rust blocks");
                 std::fs::write(hello.join("src/main.rs"), &rust[0]).unwrap();
                 // The versions this workspace pins, so the build needs no network.
                 std::fs::copy(root.join("Cargo.lock"), hello.join("Cargo.lock")).unwrap();

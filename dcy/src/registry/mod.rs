@@ -63,6 +63,19 @@ impl Check {
         }
     }
 
+    /// A gRPC check the agent runs every `interval`: the standard
+    /// `grpc.health.v1.Health/Check` at `target`, `host:port` (the whole
+    /// server) or `host:port/service`; `SERVING` passes.
+    pub fn grpc(target: &str, interval: Duration) -> Check {
+        Check {
+            inner: CheckRegistration {
+                grpc: target.to_string(),
+                interval: Some(interval),
+                ..CheckRegistration::default()
+            },
+        }
+    }
+
     /// A TTL check the registration keeps passing (or as set) until it is dropped.
     pub fn ttl(ttl: Duration) -> Check {
         Check {
