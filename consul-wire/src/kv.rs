@@ -37,7 +37,7 @@ impl KvPair {
     ///
     /// # Errors
     /// The value is not UTF-8.
-    pub fn value_utf8(&self) -> Result<&str, std::str::Utf8Error> {
+    pub fn value_str(&self) -> Result<&str, std::str::Utf8Error> {
         std::str::from_utf8(&self.value)
     }
 }

@@ -346,7 +346,7 @@ impl Syncer {
                     meta: s.meta.clone(),
                     weights: Some(s.weights),
                     enable_tag_override: s.enable_tag_override,
-                    checks: Vec::new(),
+                    ..ServiceRegistration::default()
                 });
         }
         true
