@@ -28,6 +28,8 @@
 //! assert_eq!(entries[0].aggregated_status(), consul_wire::Status::Warning);
 //! ```
 
+#![warn(missing_docs)]
+
 mod catalog;
 mod duration;
 pub mod gojson;
