@@ -201,7 +201,10 @@ impl Kv {
     pub async fn get_string(&self, key: &str) -> Result<Option<String>> {
         match self.entry(key).await? {
             None => Ok(None),
-            Some(p) => p.value_str().map(|s| Some(s.to_string())),
+            Some(p) => p
+                .value_str()
+                .map(|s| Some(s.to_string()))
+                .map_err(|e| Error::decode(&format!("the value of key {:?} as UTF-8", p.key), e)),
         }
     }
 

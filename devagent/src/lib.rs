@@ -292,15 +292,13 @@ fn register_definitions(
         let bytes = body.to_string();
         let err = |e: String| StartError::Config(format!("{key} {body}: {e}"));
         if key.starts_with("service") {
-            let sd: decode::ServiceDefinition =
-                decode::decode(bytes.as_bytes(), &decode::SERVICE_DEFINITION).map_err(err)?;
+            let sd: decode::ServiceDefinition = decode::decode(bytes.as_bytes()).map_err(err)?;
             let spawns = store
                 .agent_register_service_from(sd, false, true)
                 .map_err(|e| err(e.message))?;
             runner.spawn_all(spawns);
         } else {
-            let check: decode::CheckIn =
-                decode::decode(bytes.as_bytes(), &decode::CHECK_DEFINITION).map_err(err)?;
+            let check: decode::CheckIn = decode::decode(bytes.as_bytes()).map_err(err)?;
             let spawn = store
                 .agent_register_check_from(check, true)
                 .map_err(|e| err(e.message))?;

@@ -74,7 +74,8 @@ enum Action {
     /// Register; `claim`: first look whether someone else holds the ID
     /// (when the last look at the agent is not from this very round).
     Register {
-        reg: ServiceRegistration,
+        /// Boxed: a registration is large beside an ID.
+        reg: Box<ServiceRegistration>,
         claim: bool,
     },
     Deregister(String),
@@ -346,7 +347,7 @@ impl Syncer {
                     meta: s.meta.clone(),
                     weights: Some(s.weights),
                     enable_tag_override: s.enable_tag_override,
-                    checks: Vec::new(),
+                    ..ServiceRegistration::default()
                 });
         }
         true
@@ -412,7 +413,7 @@ impl Syncer {
             if self.applied.get(id) != Some(reg) && self.rejected.get(id) != Some(reg) {
                 let claim = !fresh && !self.applied.contains_key(id);
                 actions.push(Action::Register {
-                    reg: reg.clone(),
+                    reg: Box::new(reg.clone()),
                     claim,
                 });
             }
@@ -488,7 +489,7 @@ impl Syncer {
                     if verbose {
                         tracing::info!(service = %reg.id, file = %reg.meta[FILE_KEY], "registered");
                     }
-                    self.applied.insert(reg.id.clone(), reg);
+                    self.applied.insert(reg.id.clone(), *reg);
                 }
                 (Action::Deregister(id), Ok(_)) => {
                     done += 1;
@@ -508,7 +509,7 @@ impl Syncer {
                     self.status.metrics.sync_errors.inc();
                     let file = self.dir.join(&reg.meta[FILE_KEY]);
                     tracing::error!(file = %file.display(), service = %reg.id, error = %e, "Consul refused the service: fix the file");
-                    self.rejected.insert(reg.id.clone(), reg);
+                    self.rejected.insert(reg.id.clone(), *reg);
                 }
                 (Action::Deregister(id), Err(e)) => {
                     self.status.metrics.sync_errors.inc();

@@ -455,23 +455,20 @@ fn check_json(c: &Value) -> Value {
     })
 }
 
-/// maintenance > critical > warning > passing, as consul-template aggregates.
+/// maintenance > critical > warning > passing, as consul-template aggregates:
+/// the wire model's rule ([`dcy::aggregated_status`]) over the raw checks
+/// (a status it does not know counts as passing, as before).
 fn aggregate(checks: &[Value]) -> &'static str {
-    let ids = checks.iter().filter_map(|c| c["CheckID"].as_str());
-    if ids
-        .clone()
-        .any(|id| id == "_node_maintenance" || id.starts_with("_service_maintenance:"))
-    {
-        return "maintenance";
-    }
-    let statuses: Vec<&str> = checks.iter().filter_map(|c| c["Status"].as_str()).collect();
-    if statuses.contains(&"critical") {
-        "critical"
-    } else if statuses.contains(&"warning") {
-        "warning"
-    } else {
-        "passing"
-    }
+    dcy::aggregated_status(checks.iter().map(|c| {
+        (
+            c["CheckID"].as_str().unwrap_or_default(),
+            c["Status"]
+                .as_str()
+                .and_then(dcy::Status::parse)
+                .unwrap_or(dcy::Status::Passing),
+        )
+    }))
+    .as_str()
 }
 
 fn service_list(raw: &Value, filter: &[String]) -> Value {

@@ -12,11 +12,9 @@ use serde_json::Value;
 
 use super::store::AclStore;
 use super::types::{
-    Link, Policy, PolicyIn, PolicyOut, Role, RoleIn, RoleOut, Token, TokenIn, TokenOut, POLICY,
-    REDACTED, ROLE, TOKEN,
+    Link, Policy, PolicyIn, PolicyOut, Role, RoleIn, RoleOut, Token, TokenIn, TokenOut, REDACTED,
 };
 use super::{Acl, Caller, Global, Level, Resource, Secret};
-use crate::decode::Schema;
 use crate::error::ApiError;
 use crate::http::{endpoint, json, json_meta, read_body, App, Params, RequestToken};
 
@@ -70,13 +68,9 @@ fn can_write(c: &Caller) -> bool {
         .allows(Resource::Global(Global::Acl), Level::Write, "")
 }
 
-async fn body<T: serde::de::DeserializeOwned>(
-    b: Body,
-    schema: &Schema,
-    what: &str,
-) -> Result<T, ApiError> {
+async fn body<T: serde::de::DeserializeOwned>(b: Body, what: &str) -> Result<T, ApiError> {
     let bytes = read_body(b, MAX_BODY).await?;
-    crate::decode::decode(&bytes, schema)
+    crate::decode::decode(&bytes)
         .map_err(|e| ApiError::bad_request(format!("{what} decoding failed: {e}")))
 }
 
@@ -162,8 +156,7 @@ async fn bootstrap(State(app): State<App>, b: Body) -> Result<Response, ApiError
         #[serde(rename = "BootstrapSecret", default)]
         secret: String,
     }
-    const BOOTSTRAP: Schema = Schema::Struct(&[("BootstrapSecret", &Schema::Leaf)]);
-    let input: BootstrapIn = body(b, &BOOTSTRAP, "Request").await?;
+    let input: BootstrapIn = body(b, "Request").await?;
     let secret = (!input.secret.is_empty()).then(|| Secret::new(input.secret));
     let view = {
         let mut s = app.acl.lock();
@@ -190,7 +183,7 @@ async fn token_create(
     b: Body,
 ) -> Result<Response, ApiError> {
     enabled(&app.acl)?;
-    let input: TokenIn = body(b, &TOKEN, "Token").await?;
+    let input: TokenIn = body(b, "Token").await?;
     acl_write(&caller)?;
     let view = {
         let mut s = app.acl.lock();
@@ -230,7 +223,7 @@ async fn token_crud(
     enabled(&app.acl)?;
     if method == Method::PUT {
         if let Some(src) = id.strip_suffix("/clone") {
-            let input: TokenIn = body(b, &TOKEN, "Token").await?;
+            let input: TokenIn = body(b, "Token").await?;
             acl_write(&caller)?;
             let view = {
                 let mut s = app.acl.lock();
@@ -239,7 +232,7 @@ async fn token_crud(
             };
             return json(&view.out(true));
         }
-        let input: TokenIn = body(b, &TOKEN, "Token").await?;
+        let input: TokenIn = body(b, "Token").await?;
         acl_write(&caller)?;
         let view = {
             let mut s = app.acl.lock();
@@ -323,7 +316,7 @@ async fn policy_create(
     b: Body,
 ) -> Result<Response, ApiError> {
     enabled(&app.acl)?;
-    let input: PolicyIn = body(b, &POLICY, "Policy").await?;
+    let input: PolicyIn = body(b, "Policy").await?;
     acl_write(&caller)?;
     let p = app.acl.lock().policy_set(input, "", true)?;
     app.acl.forget_all();
@@ -375,7 +368,7 @@ async fn policy_crud(
     enabled(&app.acl)?;
     match method {
         Method::PUT => {
-            let input: PolicyIn = body(b, &POLICY, "Policy").await?;
+            let input: PolicyIn = body(b, "Policy").await?;
             acl_write(&caller)?;
             let p = app.acl.lock().policy_set(input, &id, false)?;
             app.acl.forget_all();
@@ -415,7 +408,7 @@ async fn role_create(
     b: Body,
 ) -> Result<Response, ApiError> {
     enabled(&app.acl)?;
-    let input: RoleIn = body(b, &ROLE, "Role").await?;
+    let input: RoleIn = body(b, "Role").await?;
     acl_write(&caller)?;
     let (links, r) = {
         let mut s = app.acl.lock();
@@ -471,7 +464,7 @@ async fn role_crud(
     enabled(&app.acl)?;
     match method {
         Method::PUT => {
-            let input: RoleIn = body(b, &ROLE, "Role").await?;
+            let input: RoleIn = body(b, "Role").await?;
             acl_write(&caller)?;
             let (links, r) = {
                 let mut s = app.acl.lock();
@@ -540,8 +533,7 @@ pub(crate) async fn agent_token(
         #[serde(rename = "Token", default)]
         token: String,
     }
-    const AGENT_TOKEN: Schema = Schema::Struct(&[("Token", &Schema::Leaf)]);
-    let input: AgentTokenIn = body(b, &AGENT_TOKEN, "Request").await?;
+    let input: AgentTokenIn = body(b, "Request").await?;
     app.acl.set_agent_token(&kind, input.token)?;
     tracing::info!(token = %kind, "Updated agent's ACL token");
     Ok(axum::response::IntoResponse::into_response(StatusCode::OK))

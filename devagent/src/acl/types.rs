@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::config::Secret;
 use super::rules::Rules;
-use crate::decode::Schema;
 use std::sync::Arc;
 
 /// The ID of the built-in management policy.
@@ -278,47 +277,6 @@ pub(crate) struct RoleOut<'a> {
     #[serde(rename = "ModifyIndex")]
     pub(crate) modify_index: u64,
 }
-
-const LEAF: Schema = Schema::Leaf;
-const LINK: Schema = Schema::Struct(&[("ID", &LEAF), ("Name", &LEAF)]);
-const LINKS: Schema = Schema::List(&LINK);
-const SERVICE_IDENTITY: Schema = Schema::Struct(&[("ServiceName", &LEAF), ("Datacenters", &LEAF)]);
-const NODE_IDENTITY: Schema = Schema::Struct(&[("NodeName", &LEAF), ("Datacenter", &LEAF)]);
-const SERVICE_IDENTITIES: Schema = Schema::List(&SERVICE_IDENTITY);
-const NODE_IDENTITIES: Schema = Schema::List(&NODE_IDENTITY);
-
-/// Fields of a token body.
-pub(crate) const TOKEN: Schema = Schema::Struct(&[
-    ("AccessorID", &LEAF),
-    ("SecretID", &LEAF),
-    ("Description", &LEAF),
-    ("Policies", &LINKS),
-    ("Roles", &LINKS),
-    ("ServiceIdentities", &SERVICE_IDENTITIES),
-    ("NodeIdentities", &NODE_IDENTITIES),
-    ("Local", &LEAF),
-    ("ExpirationTime", &LEAF),
-    ("ExpirationTTL", &LEAF),
-]);
-
-/// Fields of a policy body.
-pub(crate) const POLICY: Schema = Schema::Struct(&[
-    ("ID", &LEAF),
-    ("Name", &LEAF),
-    ("Description", &LEAF),
-    ("Rules", &LEAF),
-    ("Datacenters", &LEAF),
-]);
-
-/// Fields of a role body.
-pub(crate) const ROLE: Schema = Schema::Struct(&[
-    ("ID", &LEAF),
-    ("Name", &LEAF),
-    ("Description", &LEAF),
-    ("Policies", &LINKS),
-    ("ServiceIdentities", &SERVICE_IDENTITIES),
-    ("NodeIdentities", &NODE_IDENTITIES),
-]);
 
 /// A token as sent by a client. Unknown fields (`Hash`, `CreateIndex`,
 /// `Namespace`, ...) are ignored, as Consul's decoder does.

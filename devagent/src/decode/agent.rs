@@ -8,81 +8,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::fields::{dur, header, null_default, WeightsIn};
-use super::{Schema, LEAF, TAGGED, WEIGHTS};
 use crate::types::{Meta, ServiceAddress};
-
-/// Fields of a check definition (`CheckType` and `CheckDefinition`).
-const CHECK: Schema = Schema::Struct(&[
-    ("ID", &LEAF),
-    ("CheckID", &LEAF),
-    ("Name", &LEAF),
-    ("Status", &LEAF),
-    ("Notes", &LEAF),
-    ("ServiceID", &LEAF),
-    ("Token", &LEAF),
-    ("ScriptArgs", &LEAF),
-    ("Shell", &LEAF),
-    ("DockerContainerID", &LEAF),
-    ("HTTP", &LEAF),
-    ("Header", &LEAF),
-    ("Method", &LEAF),
-    ("Body", &LEAF),
-    ("DisableRedirects", &LEAF),
-    ("TCP", &LEAF),
-    ("TCPUseTLS", &LEAF),
-    ("UDP", &LEAF),
-    ("GRPC", &LEAF),
-    ("GRPCUseTLS", &LEAF),
-    ("H2PING", &LEAF),
-    ("H2PingUseTLS", &LEAF),
-    ("AliasNode", &LEAF),
-    ("AliasService", &LEAF),
-    ("OSService", &LEAF),
-    ("TLSServerName", &LEAF),
-    ("TLSSkipVerify", &LEAF),
-    ("Interval", &LEAF),
-    ("Timeout", &LEAF),
-    ("TTL", &LEAF),
-    ("SuccessBeforePassing", &LEAF),
-    ("FailuresBeforeWarning", &LEAF),
-    ("FailuresBeforeCritical", &LEAF),
-    ("DeregisterCriticalServiceAfter", &LEAF),
-    ("OutputMaxSize", &LEAF),
-    ("ProxyHTTP", &LEAF),
-    ("ProxyGRPC", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-]);
-const CHECKS: Schema = Schema::List(&CHECK);
-
-/// Fields of `PUT /v1/agent/service/register`.
-pub(crate) const SERVICE_DEFINITION: Schema = Schema::Struct(&[
-    ("Kind", &LEAF),
-    ("ID", &LEAF),
-    ("Name", &LEAF),
-    ("Tags", &LEAF),
-    ("Address", &LEAF),
-    ("TaggedAddresses", &TAGGED),
-    ("Meta", &LEAF),
-    ("Port", &LEAF),
-    ("SocketPath", &LEAF),
-    ("Weights", &WEIGHTS),
-    ("EnableTagOverride", &LEAF),
-    ("Check", &CHECK),
-    ("Checks", &CHECKS),
-    ("Token", &LEAF),
-    ("Proxy", &LEAF),
-    ("Connect", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-    ("Locality", &LEAF),
-]);
-
-/// Fields of `PUT /v1/agent/check/register`.
-pub(crate) const CHECK_DEFINITION: Schema = CHECK;
-
-/// Fields of `PUT /v1/agent/check/update/:id`.
-pub(crate) const CHECK_UPDATE: Schema = Schema::Struct(&[("Status", &LEAF), ("Output", &LEAF)]);
 
 /// A check inside a service definition, or the body of `check/register`.
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +28,12 @@ pub(crate) struct CheckIn {
     pub(crate) service_id: String,
     #[serde(rename = "Token", default)]
     pub(crate) _token: IgnoredAny,
-    #[serde(rename = "ScriptArgs", default, deserialize_with = "null_default")]
+    #[serde(
+        rename = "ScriptArgs",
+        alias = "Args",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub(crate) script_args: Vec<String>,
     #[serde(rename = "Shell", default, deserialize_with = "null_default")]
     pub(crate) shell: String,

@@ -8,117 +8,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::fields::{dur, header, null_default, WeightsIn};
-use super::{Schema, LEAF, TAGGED, WEIGHTS};
 use crate::types::{Meta, ServiceAddress};
-
-const CATALOG_SERVICE: Schema = Schema::Struct(&[
-    ("Kind", &LEAF),
-    ("ID", &LEAF),
-    ("Service", &LEAF),
-    ("Tags", &LEAF),
-    ("Meta", &LEAF),
-    ("Port", &LEAF),
-    ("Address", &LEAF),
-    ("SocketPath", &LEAF),
-    ("TaggedAddresses", &TAGGED),
-    ("Weights", &WEIGHTS),
-    ("EnableTagOverride", &LEAF),
-    ("CreateIndex", &LEAF),
-    ("ModifyIndex", &LEAF),
-    ("ContentHash", &LEAF),
-    ("Proxy", &LEAF),
-    ("Connect", &LEAF),
-    ("PeerName", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-    ("Datacenter", &LEAF),
-    ("Locality", &LEAF),
-]);
-
-const CATALOG_CHECK_DEFINITION: Schema = Schema::Struct(&[
-    ("HTTP", &LEAF),
-    ("Header", &LEAF),
-    ("Method", &LEAF),
-    ("Body", &LEAF),
-    ("TLSServerName", &LEAF),
-    ("TLSSkipVerify", &LEAF),
-    ("TCP", &LEAF),
-    ("TCPUseTLS", &LEAF),
-    ("UDP", &LEAF),
-    ("GRPC", &LEAF),
-    ("GRPCUseTLS", &LEAF),
-    ("OSService", &LEAF),
-    ("H2PING", &LEAF),
-    ("H2PingUseTLS", &LEAF),
-    ("DisableRedirects", &LEAF),
-    ("Interval", &LEAF),
-    ("Timeout", &LEAF),
-    ("DeregisterCriticalServiceAfter", &LEAF),
-    ("IntervalDuration", &LEAF),
-    ("TimeoutDuration", &LEAF),
-    ("DeregisterCriticalServiceAfterDuration", &LEAF),
-    ("ScriptArgs", &LEAF),
-    ("DockerContainerID", &LEAF),
-    ("Shell", &LEAF),
-    ("AliasNode", &LEAF),
-    ("AliasService", &LEAF),
-    ("TTL", &LEAF),
-    ("OutputMaxSize", &LEAF),
-]);
-
-const CATALOG_CHECK: Schema = Schema::Struct(&[
-    ("Node", &LEAF),
-    ("CheckID", &LEAF),
-    ("Name", &LEAF),
-    ("Status", &LEAF),
-    ("Notes", &LEAF),
-    ("Output", &LEAF),
-    ("ServiceID", &LEAF),
-    ("ServiceName", &LEAF),
-    ("ServiceTags", &LEAF),
-    ("Type", &LEAF),
-    ("Interval", &LEAF),
-    ("Timeout", &LEAF),
-    ("ExposedPort", &LEAF),
-    ("Definition", &CATALOG_CHECK_DEFINITION),
-    ("CreateIndex", &LEAF),
-    ("ModifyIndex", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-    ("PeerName", &LEAF),
-]);
-const CATALOG_CHECKS: Schema = Schema::List(&CATALOG_CHECK);
-
-/// Fields of `PUT /v1/catalog/register`.
-pub(crate) const CATALOG_REGISTER: Schema = Schema::Struct(&[
-    ("ID", &LEAF),
-    ("Node", &LEAF),
-    ("Address", &LEAF),
-    ("Datacenter", &LEAF),
-    ("TaggedAddresses", &LEAF),
-    ("NodeMeta", &LEAF),
-    ("Service", &CATALOG_SERVICE),
-    ("Check", &CATALOG_CHECK),
-    ("Checks", &CATALOG_CHECKS),
-    ("SkipNodeUpdate", &LEAF),
-    ("Token", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-    ("PeerName", &LEAF),
-    ("Locality", &LEAF),
-]);
-
-/// Fields of `PUT /v1/catalog/deregister`.
-pub(crate) const CATALOG_DEREGISTER: Schema = Schema::Struct(&[
-    ("Node", &LEAF),
-    ("Datacenter", &LEAF),
-    ("ServiceID", &LEAF),
-    ("CheckID", &LEAF),
-    ("Token", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-    ("PeerName", &LEAF),
-]);
 
 /// `Service` inside a catalog registration.
 #[derive(Debug, Default, Deserialize)]
@@ -222,7 +112,7 @@ pub(crate) struct CatalogCheckDefinitionIn {
         deserialize_with = "dur"
     )]
     pub(crate) deregister_critical_service_after_duration: Option<Duration>,
-    #[serde(rename = "ScriptArgs", default)]
+    #[serde(rename = "ScriptArgs", alias = "Args", default)]
     pub(crate) _script_args: IgnoredAny,
     #[serde(rename = "DockerContainerID", default)]
     pub(crate) _docker_container_id: IgnoredAny,

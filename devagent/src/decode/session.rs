@@ -6,27 +6,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{Schema, LEAF};
 use crate::types::ServiceCheckRef;
 use gocompat::duration;
-
-const SERVICE_CHECK_REF: Schema = Schema::Struct(&[("ID", &LEAF), ("Namespace", &LEAF)]);
-const SERVICE_CHECK_REFS: Schema = Schema::List(&SERVICE_CHECK_REF);
-
-/// Fields of `PUT /v1/session/create`.
-pub(crate) const SESSION_CREATE: Schema = Schema::Struct(&[
-    ("ID", &LEAF),
-    ("Name", &LEAF),
-    ("Node", &LEAF),
-    ("LockDelay", &LEAF),
-    ("Behavior", &LEAF),
-    ("TTL", &LEAF),
-    ("Checks", &LEAF),
-    ("NodeChecks", &LEAF),
-    ("ServiceChecks", &SERVICE_CHECK_REFS),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-]);
 
 /// A session lock delay: a Go duration string, or a number that is seconds
 /// below 1000 and nanoseconds otherwise.

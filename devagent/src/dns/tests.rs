@@ -81,7 +81,7 @@ mod fast_path {
 
     use super::super::{DnsConfig, DnsHandler};
     use crate::acl::{Acl, AclConfig};
-    use crate::decode::{decode, CatalogRegister, CATALOG_REGISTER};
+    use crate::decode::{decode, CatalogRegister};
     use crate::metrics::Metrics;
     use crate::state::{Store, StoreConfig};
 
@@ -149,7 +149,7 @@ mod fast_path {
                 node + 1,
                 8000 + i
             );
-            let req: CatalogRegister = decode(body.as_bytes(), &CATALOG_REGISTER).unwrap();
+            let req: CatalogRegister = decode(body.as_bytes()).unwrap();
             store.catalog_register(req).unwrap();
         }
     }

@@ -21,9 +21,7 @@ use super::{
     to_json, with_body, App, Caller, Meta, Params, Rendered,
 };
 use crate::acl::{Global, Kind, Level, Resource};
-use crate::decode::{
-    CheckIn, CheckUpdate, ServiceDefinition, CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION,
-};
+use crate::decode::{CheckIn, CheckUpdate, ServiceDefinition};
 use crate::error::ApiError;
 use crate::state::{AgentHealth, Subscription, Topic};
 use crate::types::{AgentServiceOut, CheckOut, Status};
@@ -356,7 +354,7 @@ async fn service_register(
     let replace = p.flag("replace-existing-checks").map_err(|()| {
         ApiError::bad_request("Invalid value for replace-existing-checks: use true or false")
     })?;
-    let def: ServiceDefinition = read_json(body, &SERVICE_DEFINITION).await?;
+    let def: ServiceDefinition = read_json(body).await?;
     // Consul's vetServiceRegister: write on the service, and on the service
     // an existing registration with this ID holds.
     if !def.name.is_empty() {
@@ -392,7 +390,7 @@ async fn check_register(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let input: CheckIn = read_json(body, &CHECK_DEFINITION).await?;
+    let input: CheckIn = read_json(body).await?;
     if !caller.authz.is_disabled() && !input.name.is_empty() {
         let owner = if input.service_id.is_empty() {
             Some(String::new())
@@ -477,7 +475,7 @@ async fn check_update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let update: CheckUpdate = read_json(body, &CHECK_UPDATE).await?;
+    let update: CheckUpdate = read_json(body).await?;
     vet_check_update(&app, &caller, &id)?;
     let status = Status::parse(&update.status).ok_or_else(|| {
         ApiError::bad_request(format!("Invalid check status: '{}'", update.status))

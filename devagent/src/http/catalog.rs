@@ -18,7 +18,7 @@ use super::{
     set_filtered, App, Caller, Meta, Params, ReadOpts, Rendered,
 };
 use crate::acl::ReadMemo;
-use crate::decode::{CatalogDeregister, CatalogRegister, CATALOG_DEREGISTER, CATALOG_REGISTER};
+use crate::decode::{CatalogDeregister, CatalogRegister};
 use crate::error::ApiError;
 use crate::state::{Subscription, Topic};
 use crate::types::{Node, NodeServiceOut, Service, ServiceNodeOut};
@@ -294,7 +294,7 @@ async fn register(
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
-    let req: CatalogRegister = read_json(body, &CATALOG_REGISTER).await?;
+    let req: CatalogRegister = read_json(body).await?;
     vet_register(&app, &caller, &req)?;
     app.store.catalog_register(req)?;
     json(&true)
@@ -307,7 +307,7 @@ async fn deregister(
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
-    let req: CatalogDeregister = read_json(body, &CATALOG_DEREGISTER).await?;
+    let req: CatalogDeregister = read_json(body).await?;
     vet_deregister(&app, &caller, &req)?;
     app.store.catalog_deregister(req)?;
     json(&true)

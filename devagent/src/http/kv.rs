@@ -16,7 +16,6 @@ use super::{
     App, Caller, Meta, Params, Rendered,
 };
 use crate::acl::{Kind, Level};
-use crate::decode::{normalize, Schema};
 use crate::error::ApiError;
 use crate::state::{KvWrite, Subscription, TxnOp};
 use crate::types::KvOut;
@@ -298,25 +297,6 @@ fn delete(app: App, key: String, p: Params) -> Result<Response, ApiError> {
     json(&app.store.kv_delete(&key, recurse, cas))
 }
 
-const LEAF: Schema = Schema::Leaf;
-const KV_OP: Schema = Schema::Struct(&[
-    ("Verb", &LEAF),
-    ("Key", &LEAF),
-    ("Value", &LEAF),
-    ("Flags", &LEAF),
-    ("Index", &LEAF),
-    ("Session", &LEAF),
-    ("Namespace", &LEAF),
-    ("Partition", &LEAF),
-]);
-const TXN_OP: Schema = Schema::Struct(&[
-    ("KV", &KV_OP),
-    ("Node", &LEAF),
-    ("Service", &LEAF),
-    ("Check", &LEAF),
-]);
-const TXN: Schema = Schema::List(&TXN_OP);
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KvOpIn {
@@ -360,9 +340,7 @@ async fn txn(
     app.check_dc(&Params::parse(q.as_deref()))?;
     let max = app.limits.txn_body();
     let bytes: Bytes = read_body_or(body, max, |size| txn_too_large(max, size)).await?;
-    let mut value: Value = serde_json::from_slice(&bytes).map_err(ApiError::decode)?;
-    normalize(&mut value, &TXN);
-    let ops: Vec<TxnOpIn> = serde_json::from_value(value).map_err(ApiError::decode)?;
+    let ops: Vec<TxnOpIn> = crate::decode::decode(&bytes).map_err(ApiError::decode)?;
     if ops.len() > MAX_TXN_OPS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -325,12 +325,9 @@ fn body_error(e: &axum::Error) -> Option<ApiError> {
 }
 
 /// Reads and decodes a JSON request body with Consul's rules.
-pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
-    body: Body,
-    schema: &crate::decode::Schema,
-) -> Result<T, ApiError> {
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body, MAX_JSON_BODY).await?;
-    crate::decode::decode(&bytes, schema).map_err(ApiError::decode)
+    crate::decode::decode(&bytes).map_err(ApiError::decode)
 }
 
 /// Keeps the entries that match the filter (their JSON form is built only then).

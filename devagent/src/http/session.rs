@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{endpoint, json, json_meta, read_json, set_filtered, App, Caller, Params};
 use crate::acl::{Kind, Level};
-use crate::decode::{SessionCreate, SESSION_CREATE};
+use crate::decode::SessionCreate;
 use crate::error::ApiError;
 use crate::state::{Inner, Subscription, Topic};
 use crate::types::Session;
@@ -45,7 +45,7 @@ async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     app.check_dc(&Params::parse(q.as_deref()))?;
-    let req: SessionCreate = read_json(body, &SESSION_CREATE).await?;
+    let req: SessionCreate = read_json(body).await?;
     let node = if req.node.is_empty() {
         &app.info.node_name
     } else {

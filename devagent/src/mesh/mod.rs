@@ -4,60 +4,94 @@
 //! `<id>-sidecar-proxy` service, and the built-in CA (`ca`).
 
 pub(crate) mod ca;
+mod keys;
 
 use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::decode::{normalize, Schema, ServiceDefinition};
+use crate::decode::ServiceDefinition;
 use crate::types::Mesh;
+use keys::{normalize, Schema};
 
 const LEAF: Schema = Schema::Leaf;
-static MESH_GATEWAY: Schema = Schema::Struct(&[("Mode", &LEAF)]);
-static EXPOSE_PATH: Schema = Schema::Struct(&[
-    ("ListenerPort", &LEAF),
-    ("Path", &LEAF),
-    ("LocalPathPort", &LEAF),
-    ("Protocol", &LEAF),
-]);
+static MESH_GATEWAY: Schema = Schema::Struct(&["Mode"], &[&LEAF]);
+static EXPOSE_PATH: Schema = Schema::Struct(
+    &["ListenerPort", "Path", "LocalPathPort", "Protocol"],
+    &[&LEAF, &LEAF, &LEAF, &LEAF],
+);
 static EXPOSE_PATHS: Schema = Schema::List(&EXPOSE_PATH);
-static EXPOSE: Schema = Schema::Struct(&[("Checks", &LEAF), ("Paths", &EXPOSE_PATHS)]);
-static UPSTREAM: Schema = Schema::Struct(&[
-    ("DestinationType", &LEAF),
-    ("DestinationNamespace", &LEAF),
-    ("DestinationPartition", &LEAF),
-    ("DestinationPeer", &LEAF),
-    ("DestinationName", &LEAF),
-    ("Datacenter", &LEAF),
-    ("LocalBindAddress", &LEAF),
-    ("LocalBindPort", &LEAF),
-    ("LocalBindSocketPath", &LEAF),
-    ("LocalBindSocketMode", &LEAF),
-    ("Config", &LEAF),
-    ("MeshGateway", &MESH_GATEWAY),
-    ("CentrallyConfigured", &LEAF),
-]);
+static EXPOSE: Schema = Schema::Struct(&["Checks", "Paths"], &[&LEAF, &EXPOSE_PATHS]);
+static UPSTREAM: Schema = Schema::Struct(
+    &[
+        "DestinationType",
+        "DestinationNamespace",
+        "DestinationPartition",
+        "DestinationPeer",
+        "DestinationName",
+        "Datacenter",
+        "LocalBindAddress",
+        "LocalBindPort",
+        "LocalBindSocketPath",
+        "LocalBindSocketMode",
+        "Config",
+        "MeshGateway",
+        "CentrallyConfigured",
+    ],
+    &[
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &MESH_GATEWAY,
+        &LEAF,
+    ],
+);
 static UPSTREAMS: Schema = Schema::List(&UPSTREAM);
 static TPROXY: Schema =
-    Schema::Struct(&[("OutboundListenerPort", &LEAF), ("DialedDirectly", &LEAF)]);
+    Schema::Struct(&["OutboundListenerPort", "DialedDirectly"], &[&LEAF, &LEAF]);
 /// `Proxy` (`ConnectProxyConfig`).
-pub(crate) static PROXY: Schema = Schema::Struct(&[
-    ("DestinationServiceName", &LEAF),
-    ("DestinationServiceID", &LEAF),
-    ("LocalServiceAddress", &LEAF),
-    ("LocalServicePort", &LEAF),
-    ("LocalServiceSocketPath", &LEAF),
-    ("Mode", &LEAF),
-    ("Config", &LEAF),
-    ("Upstreams", &UPSTREAMS),
-    ("MeshGateway", &MESH_GATEWAY),
-    ("Expose", &EXPOSE),
-    ("TransparentProxy", &TPROXY),
-    ("AccessLogs", &LEAF),
-    ("EnvoyExtensions", &LEAF),
-]);
-static CONNECT: Schema = Schema::Struct(&[("Native", &LEAF), ("SidecarService", &LEAF)]);
-static LOCALITY: Schema = Schema::Struct(&[("Region", &LEAF), ("Zone", &LEAF)]);
+pub(crate) static PROXY: Schema = Schema::Struct(
+    &[
+        "DestinationServiceName",
+        "DestinationServiceID",
+        "LocalServiceAddress",
+        "LocalServicePort",
+        "LocalServiceSocketPath",
+        "Mode",
+        "Config",
+        "Upstreams",
+        "MeshGateway",
+        "Expose",
+        "TransparentProxy",
+        "AccessLogs",
+        "EnvoyExtensions",
+    ],
+    &[
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &LEAF,
+        &UPSTREAMS,
+        &MESH_GATEWAY,
+        &EXPOSE,
+        &TPROXY,
+        &LEAF,
+        &LEAF,
+    ],
+);
+static CONNECT: Schema = Schema::Struct(&["Native", "SidecarService"], &[&LEAF, &LEAF]);
+static LOCALITY: Schema = Schema::Struct(&["Region", "Zone"], &[&LEAF, &LEAF]);
 
 /// First and last port of sidecars registered without one (Consul's
 /// `sidecar_min_port`, `sidecar_max_port`).
@@ -202,8 +236,7 @@ fn sidecar(
 ) -> Result<ServiceDefinition, String> {
     let body = serde_json::to_vec(given).map_err(|e| e.to_string())?;
     let mut sc: ServiceDefinition =
-        crate::decode::decode(&body, &crate::decode::SERVICE_DEFINITION)
-            .map_err(|e| format!("Connect.SidecarService: {e}"))?;
+        crate::decode::decode(&body).map_err(|e| format!("Connect.SidecarService: {e}"))?;
     if sc
         .connect
         .as_ref()
@@ -267,8 +300,7 @@ fn sidecar(
         ]);
         let body = serde_json::to_vec(&json!({"Name": sc.name, "Checks": checks}))
             .map_err(|e| e.to_string())?;
-        let with_checks: ServiceDefinition =
-            crate::decode::decode(&body, &crate::decode::SERVICE_DEFINITION)?;
+        let with_checks: ServiceDefinition = crate::decode::decode(&body)?;
         sc.checks = with_checks.checks;
     }
     Ok(sc)

@@ -7,35 +7,7 @@ use serde::Serialize;
 
 use super::Meta;
 
-/// Load-balancing weights of a service instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Weights {
-    /// Weight while the instance is passing.
-    pub passing: u32,
-    /// Weight while the instance has a warning.
-    pub warning: u32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Weights {
-            passing: 1,
-            warning: 1,
-        }
-    }
-}
-
-/// An address and port, as used in `TaggedAddresses` of a service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ServiceAddress {
-    /// The address.
-    #[serde(rename = "Address", default)]
-    pub address: String,
-    /// The port.
-    #[serde(rename = "Port", default)]
-    pub port: u16,
-}
+pub use consul_wire::{TaggedAddress as ServiceAddress, Weights};
 
 /// A catalog node.
 #[derive(Clone, Debug, PartialEq, Serialize)]
