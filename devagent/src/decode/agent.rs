@@ -12,7 +12,6 @@ use crate::types::{Meta, ServiceAddress};
 
 /// A check inside a service definition, or the body of `check/register`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CheckIn {
     #[serde(rename = "ID", default)]
     pub(crate) id: String,
@@ -105,7 +104,6 @@ pub(crate) struct CheckIn {
 
 /// The body of `PUT /v1/agent/service/register`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct ServiceDefinition {
     #[serde(rename = "Kind", default)]
     pub(crate) kind: String,
@@ -149,7 +147,6 @@ pub(crate) struct ServiceDefinition {
 
 /// The body of `PUT /v1/agent/check/update/:id`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CheckUpdate {
     #[serde(rename = "Status", default)]
     pub(crate) status: String,

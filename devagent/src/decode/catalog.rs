@@ -12,7 +12,6 @@ use crate::types::{Meta, ServiceAddress};
 
 /// `Service` inside a catalog registration.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CatalogServiceIn {
     #[serde(rename = "Kind", default)]
     pub(crate) kind: String,
@@ -60,7 +59,6 @@ pub(crate) struct CatalogServiceIn {
 
 /// `Definition` of a catalog check: recorded, never run.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CatalogCheckDefinitionIn {
     #[serde(rename = "HTTP", default)]
     pub(crate) http: String,
@@ -130,7 +128,6 @@ pub(crate) struct CatalogCheckDefinitionIn {
 
 /// A check inside a catalog registration.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CatalogCheckIn {
     #[serde(rename = "Node", default)]
     pub(crate) node: String,
@@ -174,7 +171,6 @@ pub(crate) struct CatalogCheckIn {
 
 /// The body of `PUT /v1/catalog/register`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CatalogRegister {
     #[serde(rename = "ID", default)]
     pub(crate) id: String,
@@ -210,7 +206,6 @@ pub(crate) struct CatalogRegister {
 
 /// The body of `PUT /v1/catalog/deregister`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CatalogDeregister {
     #[serde(rename = "Node", default)]
     pub(crate) node: String,

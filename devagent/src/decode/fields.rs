@@ -60,7 +60,6 @@ pub(super) fn header<'de, D: Deserializer<'de>>(
 
 /// Weights as sent by clients: missing fields are filled by the agent.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct WeightsIn {
     #[serde(rename = "Passing", default)]
     pub(crate) passing: Option<i64>,

@@ -6,8 +6,9 @@
 //! model's `gojson` (generic over every serde type: no per-field rename lists
 //! here), leaving user-owned map keys (`Meta`, `Header`) alone. The request
 //! types are the endpoint-specific shapes devagent validates from (raw
-//! statuses and weights, so that it can answer with Consul's messages); they
-//! decode strictly: an unknown field is a 400 that names the field.
+//! statuses and weights, so that it can answer with Consul's messages). As
+//! Consul's decoder, they ignore fields they do not know (a newer client's
+//! field, or `Address` in a catalog deregistration, is not an error).
 //!
 //! The request types are grouped by endpoint family: `agent` (service and
 //! check registration, check updates), `catalog` (catalog register and
@@ -29,9 +30,8 @@ pub(crate) use fields::{dur, null_default, WeightsIn};
 pub(crate) use session::SessionCreate;
 
 /// Decodes a request body with Consul's rules ([`consul_wire::gojson`]:
-/// case-insensitive and snake_case keys, bounded depth); each request type
-/// decides with `deny_unknown_fields` whether an unknown field is a 400. An
-/// empty body reads as `{}`.
+/// case-insensitive and snake_case keys, unknown fields ignored, bounded
+/// depth). An empty body reads as `{}`.
 ///
 /// The error is the text after Consul's `Request decode failed: ` prefix.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {

@@ -28,7 +28,6 @@ fn lock_delay<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Er
 
 /// The body of `PUT /v1/session/create`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct SessionCreate {
     #[serde(rename = "ID", default)]
     pub(crate) _id: IgnoredAny,

@@ -25,9 +25,11 @@ fn accepts_lowercase_and_snake_case_keys() {
 }
 
 #[test]
-fn rejects_unknown_fields_by_name() {
-    let err = decode::<ServiceDefinition>(br#"{"Name":"web","Portt":1}"#).unwrap_err();
-    assert!(err.contains("Portt"), "{err}");
+fn ignores_unknown_fields_as_consul() {
+    let def: ServiceDefinition =
+        decode(br#"{"Name":"web","Portt":1,"Port":2,"Check":{"TTL":"1s","Nope":[{}]}}"#).unwrap();
+    assert_eq!((def.name.as_str(), def.port), ("web", 2));
+    assert!(def.check.is_some());
 }
 
 #[test]

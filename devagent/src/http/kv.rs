@@ -298,7 +298,6 @@ fn delete(app: App, key: String, p: Params) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct KvOpIn {
     #[serde(rename = "Verb", default)]
     verb: String,
@@ -319,7 +318,6 @@ struct KvOpIn {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TxnOpIn {
     #[serde(rename = "KV", default)]
     kv: Option<KvOpIn>,
