@@ -45,24 +45,28 @@ pub const EJECT_FOR: Duration = Duration::from_secs(5);
 /// first answer.
 const COLD_WAIT: Duration = Duration::from_secs(5);
 
-/// Instances skipped until a moment, by ID: the HTTP client's rules.
+/// Instances skipped until a moment: the one set of ejection rules of the
+/// HTTP client, [`Net`] and the gRPC channel. Keyed by [`key`] of the
+/// instance's ID, so that neither a lookup nor an ejection copies a string.
 #[derive(Debug, Default)]
 pub(crate) struct Ejections {
-    until: Mutex<HashMap<String, Instant>>,
+    until: Mutex<HashMap<u64, Instant>>,
+    /// Whether `until` may hold anything (a lookup skips the lock if not).
     any: AtomicBool,
 }
 
 impl Ejections {
-    /// Whether `id` is skipped now.
+    /// Whether the instance with this ID is skipped now.
     pub(crate) fn is_ejected(&self, id: &str) -> bool {
         if !self.any.load(Ordering::Relaxed) {
             return false;
         }
+        let id = key(id);
         let mut map = self.until.lock().unwrap_or_else(PoisonError::into_inner);
-        let ejected = match map.get(id) {
+        let ejected = match map.get(&id) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
-                map.remove(id);
+                map.remove(&id);
                 false
             }
             None => false,
@@ -73,16 +77,32 @@ impl Ejections {
         ejected
     }
 
-    /// Skips `id` for [`EJECT_FOR`].
+    /// Skips the instance with this ID for [`EJECT_FOR`].
     pub(crate) fn eject(&self, id: &str) {
+        self.eject_key(key(id));
+    }
+
+    /// Skips the instance whose ID's [`key`] this is for [`EJECT_FOR`].
+    pub(crate) fn eject_key(&self, id: u64) {
         let mut map = self.until.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if map.len() >= 256 {
+            // Instances that left discovery are never asked about again.
             map.retain(|_, until| *until > now);
         }
-        map.insert(id.to_string(), now + EJECT_FOR);
+        map.insert(id, now + EJECT_FOR);
         self.any.store(true, Ordering::Relaxed);
     }
+}
+
+/// An instance ID as a number: what the ejections and the HTTP client's
+/// `tried` hold, so that an attempt copies no string. (64 bits: two IDs of
+/// one service colliding would only make a retry skip one instance.)
+pub(crate) fn key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl Discovery {

@@ -20,9 +20,8 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -35,9 +34,8 @@ use target::Target;
 use crate::discovery::{Discovery, Service, ServiceCache};
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{service_host, Instance};
+use crate::net::{key, Ejections};
 
-/// How long an instance that refused a connection is skipped.
-const EJECT_FOR: Duration = Duration::from_secs(5);
 /// How many resolved services an [`HttpClient`] remembers; past that, names
 /// are looked up in the [`Discovery`] on each request.
 pub const MAX_CACHED_SERVICES: usize = 1024;
@@ -82,9 +80,7 @@ pub struct HttpClient {
     /// makes (a lock, a reference count) costs a cache-line transfer.
     services: Arc<ServiceCache>,
     /// Until when an instance (by [`key`] of its ID) is skipped.
-    ejected: Arc<Mutex<HashMap<u64, Instant>>>,
-    /// Whether `ejected` may hold anything (a request skips its lock if not).
-    any_ejected: Arc<AtomicBool>,
+    ejected: Arc<Ejections>,
 }
 
 fn idempotent(m: &Method) -> bool {
@@ -116,8 +112,7 @@ impl HttpClient {
             discovery,
             http,
             attempts: 3,
-            ejected: Arc::new(Mutex::new(HashMap::new())),
-            any_ejected: Arc::new(AtomicBool::new(false)),
+            ejected: Arc::new(Ejections::default()),
         }
     }
 
@@ -156,34 +151,11 @@ impl HttpClient {
     }
 
     fn is_ejected(&self, id: &str) -> bool {
-        if !self.any_ejected.load(Ordering::Relaxed) {
-            return false;
-        }
-        let id = key(id);
-        let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        let ejected = match map.get(&id) {
-            Some(until) if *until > Instant::now() => true,
-            Some(_) => {
-                map.remove(&id);
-                false
-            }
-            None => false,
-        };
-        if map.is_empty() {
-            self.any_ejected.store(false, Ordering::Relaxed);
-        }
-        ejected
+        self.ejected.is_ejected(id)
     }
 
     fn eject(&self, id: u64) {
-        let mut map = self.ejected.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if map.len() >= 256 {
-            // Instances that left discovery are never asked about again.
-            map.retain(|_, until| *until > now);
-        }
-        map.insert(id, now + EJECT_FOR);
-        self.any_ejected.store(true, Ordering::Relaxed);
+        self.ejected.eject_key(id);
     }
 
     /// The discovery handle of `name`, from this client's cache (cloned:
@@ -449,14 +421,4 @@ struct Picked {
     req: Result<reqwest::RequestBuilder>,
     /// [`key`] of the instance's ID.
     id: u64,
-}
-
-/// An instance ID as a number: what `tried` and the ejections hold, so that
-/// an attempt copies no string. (64 bits: two IDs of one service colliding
-/// would only make a retry skip one instance.)
-fn key(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
 }
