@@ -13,7 +13,9 @@
 //! ([`ServiceEntry`]: [`Node`], [`AgentService`], [`HealthCheck`]); the catalog
 //! ([`CatalogService`], [`CatalogNode`], [`CatalogRegistration`],
 //! [`CatalogDeregistration`]); registration bodies ([`ServiceRegistration`],
-//! [`CheckRegistration`], [`Weights`], [`TaggedAddress`]); [`KvPair`] and
+//! [`CheckRegistration`], [`Weights`], [`TaggedAddress`], and their forms
+//! with raw statuses and weights for an agent: [`ServiceRegistrationOf`],
+//! [`CheckRegistrationOf`], [`RawWeights`]); [`KvPair`] and
 //! [`SessionEntry`].
 //!
 //! ```
@@ -41,7 +43,10 @@ mod status;
 pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService};
 pub use health::{AgentService, HealthCheck, Node, ServiceEntry};
 pub use kv::{KvPair, SessionEntry};
-pub use register::{CheckRegistration, ServiceRegistration, TaggedAddress, Weights};
+pub use register::{
+    CheckRegistration, CheckRegistrationOf, RawWeights, ServiceRegistration, ServiceRegistrationOf,
+    TaggedAddress, Weights,
+};
 pub use status::{aggregated_status, is_maintenance_check, Status};
 
 /// Free-form string metadata (`Meta`, `NodeMeta`, `ServiceMeta`).

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::fields::{dur, header, null_default, WeightsIn};
+use super::fields::{dur, header, null_default};
+use consul_wire::RawWeights;
 use crate::types::{Meta, ServiceAddress};
 
 /// `Service` inside a catalog registration.
@@ -32,7 +33,7 @@ pub(crate) struct CatalogServiceIn {
     #[serde(rename = "TaggedAddresses", default, deserialize_with = "null_default")]
     pub(crate) tagged_addresses: BTreeMap<String, ServiceAddress>,
     #[serde(rename = "Weights", default)]
-    pub(crate) weights: Option<WeightsIn>,
+    pub(crate) weights: Option<RawWeights>,
     #[serde(rename = "EnableTagOverride", default)]
     pub(crate) enable_tag_override: bool,
     #[serde(rename = "CreateIndex", default)]

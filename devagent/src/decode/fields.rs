@@ -57,12 +57,3 @@ pub(super) fn header<'de, D: Deserializer<'de>>(
         })
         .collect())
 }
-
-/// Weights as sent by clients: missing fields are filled by the agent.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct WeightsIn {
-    #[serde(rename = "Passing", default)]
-    pub(crate) passing: Option<i64>,
-    #[serde(rename = "Warning", default)]
-    pub(crate) warning: Option<i64>,
-}

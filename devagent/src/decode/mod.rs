@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub(crate) use agent::{CheckIn, CheckUpdate, ServiceDefinition};
 pub(crate) use catalog::{CatalogCheckIn, CatalogDeregister, CatalogRegister};
-pub(crate) use fields::{dur, null_default, WeightsIn};
+pub(crate) use fields::{dur, null_default};
 pub(crate) use session::SessionCreate;
 
 /// Decodes a request body with Consul's rules ([`consul_wire::gojson`]:
