@@ -1,5 +1,16 @@
 //! Durations as Consul's registration bodies carry them: a Go duration
-//! string (`"10s"`, `"1m30s"`) or a number of nanoseconds.
+//! string (`"10s"`, `"1m30s"`) or a number of nanoseconds. A serde `with`
+//! module for `Option<Duration>` fields:
+//!
+//! ```
+//! #[derive(serde::Deserialize)]
+//! struct Body {
+//!     #[serde(rename = "TTL", default, with = "consul_wire::duration")]
+//!     ttl: Option<std::time::Duration>,
+//! }
+//! let b: Body = serde_json::from_str(r#"{"TTL":"1m30s"}"#).unwrap();
+//! assert_eq!(b.ttl, Some(std::time::Duration::from_secs(90)));
+//! ```
 
 use std::fmt;
 use std::time::Duration;
@@ -8,7 +19,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Serializer;
 
 /// Writes a Go duration string, or `null` for none.
-pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_str(&gocompat::duration::format(*d)),
         None => s.serialize_none(),
@@ -22,7 +36,7 @@ pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::
 /// fractional number (`invalid duration -1: must be a non-negative number of
 /// nanoseconds`), or another JSON type (`invalid duration true: use a string
 /// such as "10s"`).
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     d.deserialize_any(DurationVisitor)
 }
 

@@ -33,15 +33,20 @@
 #![warn(missing_docs)]
 
 mod catalog;
-mod duration;
+pub mod duration;
 pub mod gojson;
 mod health;
 mod kv;
 mod register;
 mod status;
 
-pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService};
-pub use health::{AgentService, HealthCheck, Node, ServiceEntry};
+pub use catalog::{
+    CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogRegistrationOf, CatalogService,
+};
+pub use health::{
+    AgentService, AgentServiceOf, HealthCheck, HealthCheckDefinition, HealthCheckOf, Node,
+    ServiceEntry,
+};
 pub use kv::{KvPair, SessionEntry};
 pub use register::{
     CheckRegistration, CheckRegistrationOf, RawWeights, ServiceRegistration, ServiceRegistrationOf,
@@ -52,8 +57,12 @@ pub use status::{aggregated_status, is_maintenance_check, Status};
 /// Free-form string metadata (`Meta`, `NodeMeta`, `ServiceMeta`).
 pub type Meta = std::collections::BTreeMap<String, String>;
 
-/// `null` reads as the default value (Go clients send `"Tags": null`).
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+/// A serde `deserialize_with` helper: `null` reads as the default value (Go
+/// clients send `"Tags": null`).
+///
+/// # Errors
+/// The value is neither `null` nor a `T`.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de> + Default,

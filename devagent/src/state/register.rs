@@ -79,7 +79,7 @@ impl Store {
             } else {
                 s.id.clone()
             };
-            let w = weights(s.weights.as_ref())
+            let w = weights(Some(&s.weights))
                 .map_err(|e| ApiError::internal(format!("Invalid Weights: {e}")))?;
             inner.put_service(Service {
                 node: req.node.clone(),
