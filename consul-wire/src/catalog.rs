@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    nullable, AgentService, AgentServiceOf, HealthCheckOf, Meta, Node, Status, TaggedAddress, Weights,
+    nullable, AgentService, AgentServiceOf, HealthCheckOf, Meta, Node, Status, TaggedAddress,
+    Weights,
 };
 
 /// One entry of `/v1/catalog/service/:name` (Consul's `ServiceNode`).

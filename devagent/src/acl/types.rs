@@ -306,11 +306,7 @@ pub(crate) struct TokenIn {
         deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) policies: Vec<Link>,
-    #[serde(
-        rename = "Roles",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "Roles", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) roles: Vec<Link>,
     #[serde(
         rename = "ServiceIdentities",
@@ -324,11 +320,7 @@ pub(crate) struct TokenIn {
         deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) node_identities: Vec<NodeIdentity>,
-    #[serde(
-        rename = "Local",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "Local", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) local: bool,
     #[serde(rename = "ExpirationTime", default)]
     pub(crate) expiration_time: Option<String>,
@@ -343,17 +335,9 @@ pub(crate) struct TokenIn {
 /// A policy as sent by a client.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PolicyIn {
-    #[serde(
-        rename = "ID",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "ID", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) id: String,
-    #[serde(
-        rename = "Name",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "Name", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) name: String,
     #[serde(
         rename = "Description",
@@ -361,11 +345,7 @@ pub(crate) struct PolicyIn {
         deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) description: String,
-    #[serde(
-        rename = "Rules",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "Rules", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) rules: String,
     #[serde(
         rename = "Datacenters",
@@ -378,17 +358,9 @@ pub(crate) struct PolicyIn {
 /// A role as sent by a client.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RoleIn {
-    #[serde(
-        rename = "ID",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "ID", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) id: String,
-    #[serde(
-        rename = "Name",
-        default,
-        deserialize_with = "consul_wire::nullable"
-    )]
+    #[serde(rename = "Name", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) name: String,
     #[serde(
         rename = "Description",

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use super::StoreConfig;
 use crate::decode::CheckIn;
-use consul_wire::RawWeights;
 use crate::error::ApiError;
 use crate::types::{CheckSpec, Meta, MoreProbes, ServiceAddress, Status, Weights};
+use consul_wire::RawWeights;
 
 /// Largest check output kept, as Consul's `check_output_max_size`.
 pub(super) const OUTPUT_MAX: usize = 4096;
