@@ -56,7 +56,7 @@ impl Store {
             };
             inner.upsert_node(Node {
                 id,
-                name: req.node.clone(),
+                node: req.node.clone(),
                 address: req.address.clone(),
                 datacenter: self.config().datacenter.clone(),
                 tagged_addresses: tagged,
