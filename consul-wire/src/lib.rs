@@ -10,13 +10,19 @@
 //! Consul's own HTTP API accepts.
 //!
 //! By topic: [`Status`] and [`aggregated_status`]; health entries
-//! ([`ServiceEntry`]: [`Node`], [`AgentService`], [`HealthCheck`]); the catalog
-//! ([`CatalogService`], [`CatalogNode`], [`CatalogRegistration`],
-//! [`CatalogDeregistration`]); registration bodies ([`ServiceRegistration`],
-//! [`CheckRegistration`], [`Weights`], [`TaggedAddress`], and their forms
-//! with raw statuses and weights for an agent: [`ServiceRegistrationOf`],
-//! [`CheckRegistrationOf`], [`RawWeights`]); [`KvPair`] and
-//! [`SessionEntry`].
+//! ([`ServiceEntry`]: [`Node`], [`AgentService`], [`HealthCheck`] with its
+//! [`HealthCheckDefinition`]); the catalog ([`CatalogService`],
+//! [`CatalogNode`], [`CatalogRegistration`], [`CatalogDeregistration`]);
+//! registration bodies ([`ServiceRegistration`], [`CheckRegistration`],
+//! [`Weights`], [`TaggedAddress`]); [`KvPair`] and [`SessionEntry`]; and
+//! [`duration`], Go durations for serde.
+//!
+//! The types a server must read before it validates them are generic over
+//! the check status and the weights ([`ServiceRegistrationOf`],
+//! [`CheckRegistrationOf`], [`CatalogRegistrationOf`], [`AgentServiceOf`],
+//! [`HealthCheckOf`]): clients use the typed aliases above ([`Status`],
+//! [`Weights`]); devagent decodes the same field lists with `String` and
+//! [`RawWeights`] and answers a bad status or weight with Consul's message.
 //!
 //! ```
 //! let entries: Vec<consul_wire::ServiceEntry> = serde_json::from_str(
