@@ -170,6 +170,7 @@ impl Service {
     /// Like [`Service::choose_with`], with a second candidate: the next
     /// other instance that `accept`s after the first in the order (looking
     /// at most 8 places ahead), for callers that choose between two.
+    #[cfg(feature = "tonic")]
     pub(crate) fn choose_two_with<R>(
         &self,
         accept: impl Fn(&Instance) -> bool,
