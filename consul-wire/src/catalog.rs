@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{nullable, AgentService, HealthCheck, Meta, Node, TaggedAddress, Weights};
+use crate::{
+    nullable, AgentService, AgentServiceOf, HealthCheckOf, Meta, Node, Status, TaggedAddress,
+    Weights,
+};
 
 /// One entry of `/v1/catalog/service/:name` (Consul's `ServiceNode`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -79,10 +82,20 @@ pub struct CatalogNode {
     pub services: BTreeMap<String, AgentService>,
 }
 
+/// A catalog registration with typed check statuses and weights, as
+/// clients send it.
+pub type CatalogRegistration = CatalogRegistrationOf<Status, Weights>;
+
 /// The body of `PUT /v1/catalog/register` (Consul's `RegisterRequest`).
+/// `S` is the type of the checks' statuses and `W` that of the service's
+/// weights: [`Status`] and [`Weights`] for clients, `String` and
+/// [`RawWeights`](crate::RawWeights) for an agent that checks them itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CatalogRegistration {
+#[serde(
+    default,
+    bound(deserialize = "S: Deserialize<'de> + Default, W: Deserialize<'de> + Default")
+)]
+pub struct CatalogRegistrationOf<S, W> {
     /// Node UUID.
     #[serde(rename = "ID", skip_serializing_if = "String::is_empty")]
     pub id: String,
@@ -111,17 +124,17 @@ pub struct CatalogRegistration {
     pub node_meta: Meta,
     /// A service to register on the node.
     #[serde(rename = "Service", skip_serializing_if = "Option::is_none")]
-    pub service: Option<AgentService>,
+    pub service: Option<AgentServiceOf<W>>,
     /// A check to register.
     #[serde(rename = "Check", skip_serializing_if = "Option::is_none")]
-    pub check: Option<HealthCheck>,
+    pub check: Option<HealthCheckOf<S>>,
     /// Checks to register.
     #[serde(
         rename = "Checks",
         deserialize_with = "nullable",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub checks: Vec<HealthCheck>,
+    pub checks: Vec<HealthCheckOf<S>>,
     /// Leave the node's fields as they are.
     #[serde(rename = "SkipNodeUpdate", skip_serializing_if = "std::ops::Not::not")]
     pub skip_node_update: bool,

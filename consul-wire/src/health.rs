@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{aggregated_status, nullable, Meta, Status, TaggedAddress, Weights};
@@ -37,11 +39,18 @@ pub struct Node {
     pub modify_index: u64,
 }
 
+/// A service instance with typed weights, as the agent, catalog and health
+/// endpoints answer it.
+pub type AgentService = AgentServiceOf<Weights>;
+
 /// A service instance as the agent and health endpoints describe it
-/// (Consul's `AgentService` / `NodeService`).
+/// (Consul's `AgentService` / `NodeService`), also the `Service` of a
+/// catalog registration. `W` is the type of the weights: [`Weights`] in
+/// answers, [`RawWeights`](crate::RawWeights) for an agent that checks
+/// what a registration sent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AgentService {
+#[serde(default, bound(deserialize = "W: Deserialize<'de> + Default"))]
+pub struct AgentServiceOf<W> {
     /// Service kind (`""` for a typical service, `connect-proxy`, ...).
     #[serde(rename = "Kind", skip_serializing_if = "String::is_empty")]
     pub kind: String,
@@ -73,9 +82,9 @@ pub struct AgentService {
     /// Metadata.
     #[serde(rename = "Meta", deserialize_with = "nullable")]
     pub meta: Meta,
-    /// Weights.
-    #[serde(rename = "Weights")]
-    pub weights: Weights,
+    /// Weights (`null` reads as the default).
+    #[serde(rename = "Weights", deserialize_with = "nullable")]
+    pub weights: W,
     /// Whether catalog tag updates are allowed.
     #[serde(rename = "EnableTagOverride")]
     pub enable_tag_override: bool,
@@ -96,10 +105,15 @@ pub struct AgentService {
     pub modify_index: u64,
 }
 
-/// A health check.
+/// A health check with a typed status, as the endpoints answer it.
+pub type HealthCheck = HealthCheckOf<Status>;
+
+/// A health check (Consul's `HealthCheck`), also a check of a catalog
+/// registration. `S` is the type of the status: [`Status`] in answers,
+/// `String` for an agent that checks what a registration sent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HealthCheck {
+#[serde(default, bound(deserialize = "S: Deserialize<'de> + Default"))]
+pub struct HealthCheckOf<S> {
     /// Node.
     #[serde(rename = "Node")]
     pub node: String,
@@ -111,7 +125,7 @@ pub struct HealthCheck {
     pub name: String,
     /// Status.
     #[serde(rename = "Status")]
-    pub status: Status,
+    pub status: S,
     /// Notes.
     #[serde(rename = "Notes")]
     pub notes: String,
@@ -131,17 +145,173 @@ pub struct HealthCheck {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Interval of an active check (a Go duration, `""` for none).
-    #[serde(rename = "Interval", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Interval",
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub interval: String,
     /// Timeout of an active check (a Go duration, `""` for none).
-    #[serde(rename = "Timeout", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Timeout",
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub timeout: String,
+    /// What the check runs (Consul's `HealthCheckDefinition`), when given.
+    #[serde(rename = "Definition", skip_serializing_if = "Option::is_none")]
+    pub definition: Option<HealthCheckDefinition>,
     /// Raft index at creation.
     #[serde(rename = "CreateIndex")]
     pub create_index: u64,
     /// Raft index of the last change.
     #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
+}
+
+/// What a check runs (Consul's `HealthCheckDefinition`), as a catalog
+/// registration records it and the endpoints print it: every field is
+/// omitted when empty. Durations are Go duration strings or nanoseconds
+/// (`IntervalDuration` and the like are Consul's nanosecond spellings).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthCheckDefinition {
+    /// URL of an HTTP check.
+    #[serde(rename = "HTTP", skip_serializing_if = "String::is_empty")]
+    pub http: String,
+    /// Name to verify the certificate of an https check against.
+    #[serde(rename = "TLSServerName", skip_serializing_if = "String::is_empty")]
+    pub tls_server_name: String,
+    /// Skip TLS verification of an https check.
+    #[serde(rename = "TLSSkipVerify", skip_serializing_if = "std::ops::Not::not")]
+    pub tls_skip_verify: bool,
+    /// HTTP headers.
+    #[serde(
+        rename = "Header",
+        deserialize_with = "crate::register::header",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub header: BTreeMap<String, Vec<String>>,
+    /// HTTP method.
+    #[serde(rename = "Method", skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// Body of an HTTP check request.
+    #[serde(rename = "Body", skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// Do not follow redirects in an HTTP check.
+    #[serde(
+        rename = "DisableRedirects",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub disable_redirects: bool,
+    /// `host:port` of a TCP check.
+    #[serde(rename = "TCP", skip_serializing_if = "String::is_empty")]
+    pub tcp: String,
+    /// TCP check over TLS.
+    #[serde(rename = "TCPUseTLS", skip_serializing_if = "std::ops::Not::not")]
+    pub tcp_use_tls: bool,
+    /// `host:port` of a UDP check.
+    #[serde(rename = "UDP", skip_serializing_if = "String::is_empty")]
+    pub udp: String,
+    /// `host:port` of an HTTP/2 ping check.
+    #[serde(rename = "H2PING", skip_serializing_if = "String::is_empty")]
+    pub h2ping: String,
+    /// HTTP/2 ping over TLS.
+    #[serde(rename = "H2PingUseTLS", skip_serializing_if = "std::ops::Not::not")]
+    pub h2ping_use_tls: bool,
+    /// Interval of an active check.
+    #[serde(
+        rename = "Interval",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    /// Timeout of an active check.
+    #[serde(
+        rename = "Timeout",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// Remove the service after the check has been critical this long.
+    #[serde(
+        rename = "DeregisterCriticalServiceAfter",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deregister_critical_service_after: Option<Duration>,
+    /// `Interval` in nanoseconds (Consul's second spelling).
+    #[serde(
+        rename = "IntervalDuration",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval_duration: Option<Duration>,
+    /// `Timeout` in nanoseconds (Consul's second spelling).
+    #[serde(
+        rename = "TimeoutDuration",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout_duration: Option<Duration>,
+    /// `DeregisterCriticalServiceAfter` in nanoseconds (Consul's second spelling).
+    #[serde(
+        rename = "DeregisterCriticalServiceAfterDuration",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deregister_critical_service_after_duration: Option<Duration>,
+    /// Command of a script check.
+    #[serde(
+        rename = "ScriptArgs",
+        alias = "Args",
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub script_args: Vec<String>,
+    /// Container of a Docker check.
+    #[serde(rename = "DockerContainerID", skip_serializing_if = "String::is_empty")]
+    pub docker_container_id: String,
+    /// Shell of a Docker check.
+    #[serde(
+        rename = "Shell",
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub shell: String,
+    /// `host:port[/service]` of a gRPC health check.
+    #[serde(rename = "GRPC", skip_serializing_if = "String::is_empty")]
+    pub grpc: String,
+    /// gRPC over TLS.
+    #[serde(
+        rename = "GRPCUseTLS",
+        deserialize_with = "nullable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub grpc_use_tls: bool,
+    /// Node an alias check follows.
+    #[serde(rename = "AliasNode", skip_serializing_if = "String::is_empty")]
+    pub alias_node: String,
+    /// Service ID an alias check follows.
+    #[serde(rename = "AliasService", skip_serializing_if = "String::is_empty")]
+    pub alias_service: String,
+    /// TTL of a TTL check.
+    #[serde(
+        rename = "TTL",
+        with = "crate::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttl: Option<Duration>,
+    /// Windows service an OSService check watches.
+    #[serde(rename = "OSService", skip_serializing_if = "String::is_empty")]
+    pub os_service: String,
+    /// Largest output kept, in bytes.
+    #[serde(rename = "OutputMaxSize", skip_serializing_if = "is_zero")]
+    pub output_max_size: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One entry of `/v1/health/service/:name`: the node, the instance, and

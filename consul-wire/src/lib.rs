@@ -10,11 +10,19 @@
 //! Consul's own HTTP API accepts.
 //!
 //! By topic: [`Status`] and [`aggregated_status`]; health entries
-//! ([`ServiceEntry`]: [`Node`], [`AgentService`], [`HealthCheck`]); the catalog
-//! ([`CatalogService`], [`CatalogNode`], [`CatalogRegistration`],
-//! [`CatalogDeregistration`]); registration bodies ([`ServiceRegistration`],
-//! [`CheckRegistration`], [`Weights`], [`TaggedAddress`]); [`KvPair`] and
-//! [`SessionEntry`].
+//! ([`ServiceEntry`]: [`Node`], [`AgentService`], [`HealthCheck`] with its
+//! [`HealthCheckDefinition`]); the catalog ([`CatalogService`],
+//! [`CatalogNode`], [`CatalogRegistration`], [`CatalogDeregistration`]);
+//! registration bodies ([`ServiceRegistration`], [`CheckRegistration`],
+//! [`Weights`], [`TaggedAddress`]); [`KvPair`] and [`SessionEntry`]; and
+//! [`duration`], Go durations for serde.
+//!
+//! The types a server must read before it validates them are generic over
+//! the check status and the weights ([`ServiceRegistrationOf`],
+//! [`CheckRegistrationOf`], [`CatalogRegistrationOf`], [`AgentServiceOf`],
+//! [`HealthCheckOf`]): clients use the typed aliases above ([`Status`],
+//! [`Weights`]); devagent decodes the same field lists with `String` and
+//! [`RawWeights`] and answers a bad status or weight with Consul's message.
 //!
 //! ```
 //! let entries: Vec<consul_wire::ServiceEntry> = serde_json::from_str(
@@ -31,24 +39,36 @@
 #![warn(missing_docs)]
 
 mod catalog;
-mod duration;
+pub mod duration;
 pub mod gojson;
 mod health;
 mod kv;
 mod register;
 mod status;
 
-pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService};
-pub use health::{AgentService, HealthCheck, Node, ServiceEntry};
+pub use catalog::{
+    CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogRegistrationOf, CatalogService,
+};
+pub use health::{
+    AgentService, AgentServiceOf, HealthCheck, HealthCheckDefinition, HealthCheckOf, Node,
+    ServiceEntry,
+};
 pub use kv::{KvPair, SessionEntry};
-pub use register::{CheckRegistration, ServiceRegistration, TaggedAddress, Weights};
+pub use register::{
+    CheckRegistration, CheckRegistrationOf, RawWeights, ServiceRegistration, ServiceRegistrationOf,
+    TaggedAddress, Weights,
+};
 pub use status::{aggregated_status, is_maintenance_check, Status};
 
 /// Free-form string metadata (`Meta`, `NodeMeta`, `ServiceMeta`).
 pub type Meta = std::collections::BTreeMap<String, String>;
 
-/// `null` reads as the default value (Go clients send `"Tags": null`).
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+/// A serde `deserialize_with` helper: `null` reads as the default value (Go
+/// clients send `"Tags": null`).
+///
+/// # Errors
+/// The value is neither `null` nor a `T`.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de> + Default,

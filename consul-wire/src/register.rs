@@ -1,10 +1,17 @@
 //! Registration bodies: `PUT /v1/agent/service/register` (a service with
 //! its checks), `PUT /v1/agent/check/register`, weights and tagged addresses.
+//!
+//! The bodies are generic over the two values a server must see as sent to
+//! word its own errors: the checks' initial status and the weights. Clients
+//! use the typed forms ([`ServiceRegistration`], [`CheckRegistration`]:
+//! [`Status`] and [`Weights`]); an agent decodes [`ServiceRegistrationOf`]
+//! `<String, RawWeights>` and validates afterwards, with one field list for
+//! both.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{nullable, Meta, Status};
 
@@ -27,10 +34,42 @@ impl Default for Weights {
     }
 }
 
-/// A check in a service registration (Consul's `AgentServiceCheck`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Weights as a registration body carries them, before the agent fills
+/// the missing ones and checks the range (Consul's `AgentWeights`, with
+/// "missing" kept apart from 0 and negative numbers kept for the message).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct CheckRegistration {
+pub struct RawWeights {
+    /// Weight while passing, as sent.
+    #[serde(rename = "Passing", skip_serializing_if = "Option::is_none")]
+    pub passing: Option<i64>,
+    /// Weight while warning, as sent.
+    #[serde(rename = "Warning", skip_serializing_if = "Option::is_none")]
+    pub warning: Option<i64>,
+}
+
+impl From<Weights> for RawWeights {
+    fn from(w: Weights) -> Self {
+        RawWeights {
+            passing: Some(i64::from(w.passing)),
+            warning: Some(i64::from(w.warning)),
+        }
+    }
+}
+
+/// A check registration with a typed initial status, as clients send it.
+pub type CheckRegistration = CheckRegistrationOf<Status>;
+
+/// A check in a service registration (Consul's `AgentServiceCheck`), or the
+/// body of `PUT /v1/agent/check/register` (`AgentCheckRegistration`: `ID`
+/// and `ServiceID` too). `S` is the type of the initial status:
+/// [`Status`] for clients, `String` for an agent that checks it itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "S: Deserialize<'de> + Default"))]
+pub struct CheckRegistrationOf<S> {
+    /// Check ID of `/v1/agent/check/register` (default: the name).
+    #[serde(rename = "ID", skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// Check ID (default `service:<id>[:n]`).
     #[serde(rename = "CheckID", skip_serializing_if = "String::is_empty")]
     pub check_id: String,
@@ -39,7 +78,7 @@ pub struct CheckRegistration {
     pub name: String,
     /// Initial status (Consul's default is critical).
     #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
+    pub status: Option<S>,
     /// Notes.
     #[serde(rename = "Notes", skip_serializing_if = "String::is_empty")]
     pub notes: String,
@@ -55,7 +94,7 @@ pub struct CheckRegistration {
     /// HTTP headers.
     #[serde(
         rename = "Header",
-        deserialize_with = "nullable",
+        deserialize_with = "header",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub header: BTreeMap<String, Vec<String>>,
@@ -65,6 +104,9 @@ pub struct CheckRegistration {
     /// `host:port` of a TCP check.
     #[serde(rename = "TCP", skip_serializing_if = "String::is_empty")]
     pub tcp: String,
+    /// TCP check over TLS.
+    #[serde(rename = "TCPUseTLS", skip_serializing_if = "std::ops::Not::not")]
+    pub tcp_use_tls: bool,
     /// TTL of a TTL check.
     #[serde(
         rename = "TTL",
@@ -114,9 +156,9 @@ pub struct CheckRegistration {
     /// Consecutive failures before the check turns critical.
     #[serde(rename = "FailuresBeforeCritical", skip_serializing_if = "is_zero")]
     pub failures_before_critical: u32,
-    /// Largest output kept, in bytes.
-    #[serde(rename = "OutputMaxSize", skip_serializing_if = "is_zero")]
-    pub output_max_size: u32,
+    /// Largest output kept, in bytes (0: the agent's default).
+    #[serde(rename = "OutputMaxSize", skip_serializing_if = "is_zero64")]
+    pub output_max_size: u64,
     /// Command of a script check, run without a shell (needs the agent's
     /// `enable_script_checks`).
     #[serde(
@@ -130,13 +172,21 @@ pub struct CheckRegistration {
     #[serde(rename = "DockerContainerID", skip_serializing_if = "String::is_empty")]
     pub docker_container_id: String,
     /// Shell of a Docker check.
-    #[serde(rename = "Shell", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Shell",
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub shell: String,
     /// `host:port[/service]` of a gRPC health check.
     #[serde(rename = "GRPC", skip_serializing_if = "String::is_empty")]
     pub grpc: String,
     /// gRPC over TLS.
-    #[serde(rename = "GRPCUseTLS", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "GRPCUseTLS",
+        deserialize_with = "nullable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub grpc_use_tls: bool,
     /// `host:port` of a UDP check.
     #[serde(rename = "UDP", skip_serializing_if = "String::is_empty")]
@@ -153,10 +203,38 @@ pub struct CheckRegistration {
     /// Node an alias check follows.
     #[serde(rename = "AliasNode", skip_serializing_if = "String::is_empty")]
     pub alias_node: String,
+    /// Windows service an OSService check watches.
+    #[serde(rename = "OSService", skip_serializing_if = "String::is_empty")]
+    pub os_service: String,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_zero64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A `Header` map: `null` is empty, and a value may be one string or a list.
+pub(crate) fn header<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Values {
+        Many(Vec<String>),
+        One(String),
+    }
+    let raw: Option<BTreeMap<String, Values>> = Option::deserialize(d)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| match v {
+            Values::Many(v) => (k, v),
+            Values::One(s) => (k, vec![s]),
+        })
+        .collect())
 }
 
 /// An address and port in `TaggedAddresses`.
@@ -171,10 +249,20 @@ pub struct TaggedAddress {
     pub port: u16,
 }
 
-/// A service definition (Consul's `AgentServiceRegistration`).
+/// A service registration with typed check statuses and weights, as
+/// clients send it.
+pub type ServiceRegistration = ServiceRegistrationOf<Status, Weights>;
+
+/// A service definition (Consul's `AgentServiceRegistration`). `S` is the
+/// type of its checks' initial status and `W` that of its weights:
+/// [`Status`] and [`Weights`] for clients, `String` and [`RawWeights`] for an
+/// agent that validates them itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServiceRegistration {
+#[serde(
+    default,
+    bound(deserialize = "S: Deserialize<'de> + Default, W: Deserialize<'de> + Default")
+)]
+pub struct ServiceRegistrationOf<S, W> {
     /// Service kind (`""` for a typical service, `connect-proxy`, ...).
     #[serde(rename = "Kind", skip_serializing_if = "String::is_empty")]
     pub kind: String,
@@ -208,7 +296,7 @@ pub struct ServiceRegistration {
     pub meta: Meta,
     /// Weights.
     #[serde(rename = "Weights", skip_serializing_if = "Option::is_none")]
-    pub weights: Option<Weights>,
+    pub weights: Option<W>,
     /// Allow catalog tag updates.
     #[serde(
         rename = "EnableTagOverride",
@@ -217,10 +305,10 @@ pub struct ServiceRegistration {
     pub enable_tag_override: bool,
     /// A single check (Consul accepts `Check` beside `Checks`).
     #[serde(rename = "Check", skip_serializing_if = "Option::is_none")]
-    pub check: Option<CheckRegistration>,
+    pub check: Option<CheckRegistrationOf<S>>,
     /// Checks.
     #[serde(rename = "Checks", deserialize_with = "nullable")]
-    pub checks: Vec<CheckRegistration>,
+    pub checks: Vec<CheckRegistrationOf<S>>,
     /// Connect proxy settings (`connect-proxy` and gateways), as sent.
     #[serde(rename = "Proxy", skip_serializing_if = "Option::is_none")]
     pub proxy: Option<serde_json::Value>,

@@ -87,7 +87,7 @@ pub(crate) struct ServiceIdentity {
         rename = "Datacenters",
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) datacenters: Vec<String>,
 }
@@ -285,57 +285,49 @@ pub(crate) struct TokenIn {
     #[serde(
         rename = "AccessorID",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) accessor: String,
     #[serde(
         rename = "SecretID",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) secret: String,
     #[serde(
         rename = "Description",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) description: String,
     #[serde(
         rename = "Policies",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) policies: Vec<Link>,
-    #[serde(
-        rename = "Roles",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "Roles", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) roles: Vec<Link>,
     #[serde(
         rename = "ServiceIdentities",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) service_identities: Vec<ServiceIdentity>,
     #[serde(
         rename = "NodeIdentities",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) node_identities: Vec<NodeIdentity>,
-    #[serde(
-        rename = "Local",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "Local", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) local: bool,
     #[serde(rename = "ExpirationTime", default)]
     pub(crate) expiration_time: Option<String>,
     #[serde(
         rename = "ExpirationTTL",
         default,
-        deserialize_with = "crate::decode::dur"
+        deserialize_with = "consul_wire::duration::deserialize"
     )]
     pub(crate) expiration_ttl: Option<Duration>,
 }
@@ -343,34 +335,22 @@ pub(crate) struct TokenIn {
 /// A policy as sent by a client.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PolicyIn {
-    #[serde(
-        rename = "ID",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "ID", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) id: String,
-    #[serde(
-        rename = "Name",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "Name", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) name: String,
     #[serde(
         rename = "Description",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) description: String,
-    #[serde(
-        rename = "Rules",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "Rules", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) rules: String,
     #[serde(
         rename = "Datacenters",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) datacenters: Vec<String>,
 }
@@ -378,40 +358,32 @@ pub(crate) struct PolicyIn {
 /// A role as sent by a client.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RoleIn {
-    #[serde(
-        rename = "ID",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "ID", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) id: String,
-    #[serde(
-        rename = "Name",
-        default,
-        deserialize_with = "crate::decode::null_default"
-    )]
+    #[serde(rename = "Name", default, deserialize_with = "consul_wire::nullable")]
     pub(crate) name: String,
     #[serde(
         rename = "Description",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) description: String,
     #[serde(
         rename = "Policies",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) policies: Vec<Link>,
     #[serde(
         rename = "ServiceIdentities",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) service_identities: Vec<ServiceIdentity>,
     #[serde(
         rename = "NodeIdentities",
         default,
-        deserialize_with = "crate::decode::null_default"
+        deserialize_with = "consul_wire::nullable"
     )]
     pub(crate) node_identities: Vec<NodeIdentity>,
 }

@@ -4,20 +4,20 @@
 //! snake_case aliases (`enable_tag_override`, `deregister_critical_service_after`,
 //! `args`, ...). [`decode`] applies those rules through the shared wire
 //! model's `gojson` (generic over every serde type: no per-field rename lists
-//! here), leaving user-owned map keys (`Meta`, `Header`) alone. The request
-//! types are the endpoint-specific shapes devagent validates from (raw
-//! statuses and weights, so that it can answer with Consul's messages). As
-//! Consul's decoder, they ignore fields they do not know (a newer client's
-//! field, or `Address` in a catalog deregistration, is not an error).
+//! here), leaving user-owned map keys (`Meta`, `Header`) alone. As Consul's
+//! decoder, it ignores fields a type does not know (a newer client's field,
+//! or `Address` in a catalog deregistration, is not an error).
 //!
-//! The request types are grouped by endpoint family: `agent` (service and
-//! check registration, check updates), `catalog` (catalog register and
-//! deregister) and `session` (session create); `fields` holds the field
-//! decoders and nested types they share.
+//! The registration bodies are consul-wire's types, the field lists dcy
+//! sends, in their agent form: check statuses and weights as sent
+//! (`String`, [`consul_wire::RawWeights`]), so that the store answers with
+//! Consul's messages. The aliases are grouped by endpoint family: `agent`
+//! (service and check registration, and the check update body), `catalog`
+//! (catalog register and deregister) and `session` (session create, whose
+//! `LockDelay` reads small numbers as seconds).
 
 mod agent;
 mod catalog;
-mod fields;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -26,7 +26,6 @@ use serde::de::DeserializeOwned;
 
 pub(crate) use agent::{CheckIn, CheckUpdate, ServiceDefinition};
 pub(crate) use catalog::{CatalogCheckIn, CatalogDeregister, CatalogRegister};
-pub(crate) use fields::{dur, null_default, WeightsIn};
 pub(crate) use session::SessionCreate;
 
 /// Decodes a request body with Consul's rules ([`consul_wire::gojson`]:

@@ -188,7 +188,7 @@ impl DnsHandler {
         let authz = self.acl.dns_authz();
         let mut memo = crate::acl::ReadMemo::default();
         let mut entries = extra.query_execute(&self.store, query).entries;
-        entries.retain(|e| authz.entry_readable(&mut memo, &e.node.name, &e.service.name));
+        entries.retain(|e| authz.entry_readable(&mut memo, &e.node.node, &e.service.name));
         entries
     }
 
@@ -271,10 +271,10 @@ impl DnsHandler {
             inner
                 .nodes
                 .values()
-                .find(|n| n.name.eq_ignore_ascii_case(node))
+                .find(|n| n.node.eq_ignore_ascii_case(node))
                 .cloned()
         };
-        let Some(n) = found.filter(|n| self.acl.dns_authz().node_read(&n.name)) else {
+        let Some(n) = found.filter(|n| self.acl.dns_authz().node_read(&n.node)) else {
             return self.nxdomain();
         };
         let mut out = Answer {
@@ -323,8 +323,8 @@ impl DnsHandler {
                 .nodes
                 .values()
                 .find(|n| n.address.parse::<IpAddr>().ok() == Some(ip))
-                .filter(|n| authz.node_read(&n.name))
-                .map(|n| format!("{}.node.{dc}.consul.", n.name));
+                .filter(|n| authz.node_read(&n.node))
+                .map(|n| format!("{}.node.{dc}.consul.", n.node));
             node.or_else(|| {
                 inner
                     .services

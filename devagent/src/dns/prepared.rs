@@ -165,12 +165,12 @@ pub(crate) fn build(store: &crate::state::Store, l: &Lookup<'_>) -> Prepared {
     };
     let everything = l
         .authz
-        .all_readable(&entries, |e| (&e.node.name, &e.service.name));
+        .all_readable(&entries, |e| (&e.node.node, &e.service.name));
     let mut memo = ReadMemo::default();
     let healthy = entries.into_iter().filter(|e| {
         (everything
             || l.authz
-                .entry_readable(&mut memo, &e.node.name, &e.service.name))
+                .entry_readable(&mut memo, &e.node.node, &e.service.name))
             && l.tag
                 .is_none_or(|t| e.service.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
             && e.checks.iter().all(|c| match c.status {
@@ -226,7 +226,7 @@ fn instance(e: &HealthEntry, dc: &str) -> Instance {
     let addr = e.service.effective_address(&e.node);
     let ip = addr.parse::<IpAddr>().ok();
     let target = match (e.service.address.is_empty(), ip) {
-        (true, _) => name(&format!("{}.node.{dc}.consul.", e.node.name)),
+        (true, _) => name(&format!("{}.node.{dc}.consul.", e.node.node)),
         (false, Some(ip)) => name(&format!("{}.addr.{dc}.consul.", hex_ip(ip))),
         (false, None) => name(&format!("{}.", addr.trim_end_matches('.'))),
     };

@@ -85,8 +85,8 @@ impl Extra {
             inner
                 .nodes
                 .values()
-                .filter(|n| only.is_none_or(|o| o == n.name))
-                .map(|n| (n.name.clone(), n.modify_index))
+                .filter(|n| only.is_none_or(|o| o == n.node))
+                .map(|n| (n.node.clone(), n.modify_index))
                 .collect()
         };
         let t = self.lock();

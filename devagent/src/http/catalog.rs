@@ -54,13 +54,13 @@ type ServiceNodes = Vec<(Arc<Node>, Arc<Service>)>;
 pub(super) fn acl_filter_service_nodes(caller: &Caller, list: &mut ServiceNodes) -> bool {
     if caller
         .authz
-        .all_readable(list.iter(), |(n, s)| (&n.name, &s.name))
+        .all_readable(list.iter(), |(n, s)| (&n.node, &s.name))
     {
         return false;
     }
     let total = list.len();
     let mut memo = ReadMemo::default();
-    list.retain(|(n, s)| caller.authz.entry_readable(&mut memo, &n.name, &s.name));
+    list.retain(|(n, s)| caller.authz.entry_readable(&mut memo, &n.node, &s.name));
     list.len() != total
 }
 
@@ -174,7 +174,7 @@ async fn nodes(
     let total = list.len();
     let list: Vec<_> = list
         .into_iter()
-        .filter(|n| caller.authz.is_disabled() || caller.authz.node_read(&n.name))
+        .filter(|n| caller.authz.is_disabled() || caller.authz.node_read(&n.node))
         .collect();
     let filtered = list.len() != total;
     let list: Vec<_> = list
@@ -229,7 +229,7 @@ async fn node_response(
     };
     // No node read: as if there were no node. Services need service read.
     if !caller.authz.is_disabled() {
-        if !caller.authz.node_read(&view.node.name) {
+        if !caller.authz.node_read(&view.node.node) {
             let mut resp = json_meta(&serde_json::Value::Null, index, Some(opts.consistency))?;
             set_filtered(&mut resp, caller, true);
             return Ok(resp);

@@ -98,7 +98,7 @@ pub(super) async fn health_connect(
     entries.retain(|e| {
         caller
             .authz
-            .entry_readable(&mut memo, &e.node.name, &e.service.name)
+            .entry_readable(&mut memo, &e.node.node, &e.service.name)
     });
     let filtered = entries.len() != total;
     let entries = filter_entries(entries, passing, &opts);

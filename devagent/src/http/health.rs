@@ -74,7 +74,7 @@ pub(crate) fn filter_entries(
 fn acl_filter_entries(caller: &Caller, entries: &mut Vec<HealthEntry>) -> bool {
     if caller
         .authz
-        .all_readable(entries.iter(), |e| (&e.node.name, &e.service.name))
+        .all_readable(entries.iter(), |e| (&e.node.node, &e.service.name))
     {
         return false;
     }
@@ -83,7 +83,7 @@ fn acl_filter_entries(caller: &Caller, entries: &mut Vec<HealthEntry>) -> bool {
     entries.retain(|e| {
         caller
             .authz
-            .entry_readable(&mut memo, &e.node.name, &e.service.name)
+            .entry_readable(&mut memo, &e.node.node, &e.service.name)
     });
     entries.len() != total
 }

@@ -208,7 +208,7 @@ async fn execute(
     run.entries.retain(|e| {
         caller
             .authz
-            .entry_readable(&mut memo, &e.node.name, &e.service.name)
+            .entry_readable(&mut memo, &e.node.node, &e.service.name)
     });
     let filtered = run.entries.len() != total;
     if let Some(l) = limit {

@@ -31,7 +31,7 @@ impl Shapes {
     pub(crate) fn new() -> Shapes {
         let node = Node {
             id: String::new(),
-            name: String::new(),
+            node: String::new(),
             address: String::new(),
             datacenter: String::new(),
             tagged_addresses: any_map(),

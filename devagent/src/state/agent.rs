@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::catalog::RunnerSpawn;
 use super::checkdef::{
     is_unspecified, parse_status, tagged_addresses, unknown_check, validate_meta, weights,
+    CheckInput,
 };
 use super::{CheckRuntime, Inner, Store};
 use crate::decode::{CheckIn, ServiceDefinition};
@@ -26,14 +27,14 @@ impl Store {
         svc: Option<&Service>,
     ) -> Check {
         // Validated before: an unknown status cannot reach here.
-        let status = parse_status(&input.status)
+        let status = parse_status(input.status_str())
             .ok()
             .flatten()
             .unwrap_or(Status::Critical);
         let node = self.own_node();
         let existing = inner.checks.get(&(node.clone(), check_id.clone()));
         let (status, output) = match existing {
-            Some(old) if input.status.is_empty() => (old.status, old.output.clone()),
+            Some(old) if input.status_str().is_empty() => (old.status, old.output.clone()),
             Some(old) => (status, old.output.clone()),
             None => (status, String::new()),
         };
@@ -172,7 +173,7 @@ impl Store {
             .chain(def.checks.iter())
             .filter(|c| !c.is_empty())
         {
-            parse_status(&c.status).map_err(|()| {
+            parse_status(c.status_str()).map_err(|()| {
                 ApiError::bad_request("Status for checks must 'passing', 'warning', 'critical'")
             })?;
             let spec = c
@@ -326,7 +327,7 @@ impl Store {
             return Err(ApiError::bad_request("Missing check name"));
         }
         // Validated here; build_check reads it again.
-        parse_status(&input.status).map_err(|()| ApiError::bad_request("Bad check status"))?;
+        parse_status(input.status_str()).map_err(|()| ApiError::bad_request("Bad check status"))?;
         let spec = input
             .to_spec_from(self.config(), local)
             .map_err(|e| ApiError::bad_request(format!("Invalid check: {e}")))?;

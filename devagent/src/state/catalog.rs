@@ -75,7 +75,7 @@ impl Inner {
     }
 
     pub(crate) fn upsert_node(&mut self, mut node: Node) {
-        if let Some(old) = self.nodes.get(&node.name) {
+        if let Some(old) = self.nodes.get(&node.node) {
             node.create_index = old.create_index;
             node.modify_index = old.modify_index;
             if **old == node {
@@ -88,7 +88,7 @@ impl Inner {
         }
         node.modify_index = index;
         self.tables.nodes = index;
-        let name = node.name.clone();
+        let name = node.node.clone();
         self.nodes.insert(name.clone(), Arc::new(node));
         self.touch_node_services(&name, index);
         self.notify(&Topic::Catalog);
@@ -443,7 +443,7 @@ impl Store {
         meta.insert("consul-version".into(), cfg.version.clone());
         inner.upsert_node(Node {
             id: cfg.node_id.clone(),
-            name: cfg.node_name.clone(),
+            node: cfg.node_name.clone(),
             address: cfg.node_address.clone(),
             datacenter: cfg.datacenter.clone(),
             tagged_addresses: tagged,

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::StoreConfig;
-use crate::decode::{CheckIn, WeightsIn};
+use crate::decode::CheckIn;
 use crate::error::ApiError;
 use crate::types::{CheckSpec, Meta, MoreProbes, ServiceAddress, Status, Weights};
+use consul_wire::RawWeights;
 
 /// Largest check output kept, as Consul's `check_output_max_size`.
 pub(super) const OUTPUT_MAX: usize = 4096;
@@ -59,7 +60,7 @@ pub(super) fn validate_meta(meta: &Meta) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn weights(w: Option<&WeightsIn>) -> Result<Weights, String> {
+pub(super) fn weights(w: Option<&RawWeights>) -> Result<Weights, String> {
     let Some(w) = w else {
         return Ok(Weights::default());
     };
@@ -90,8 +91,26 @@ pub(super) fn is_unspecified(addr: &str) -> bool {
     addr.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified())
 }
 
-impl CheckIn {
-    pub(super) fn is_empty(&self) -> bool {
+/// What the store reads from a check registration (the shared wire type)
+/// beyond its fields: the status as sent, emptiness, and the validated spec.
+pub(super) trait CheckInput {
+    /// The initial status as sent (`""` when none).
+    fn status_str(&self) -> &str;
+    /// Whether a check in a service definition says nothing (it is skipped).
+    fn is_empty(&self) -> bool;
+    /// Validates the check type and turns it into a spec (Consul's
+    /// `CheckType.Validate`), for a registration over the HTTP API or
+    /// (`local`) from the agent's configuration files, which
+    /// `enable_local_script_checks` lets run scripts.
+    fn to_spec_from(&self, cfg: &StoreConfig, local: bool) -> Result<CheckSpec, String>;
+}
+
+impl CheckInput for CheckIn {
+    fn status_str(&self) -> &str {
+        self.status.as_deref().unwrap_or("")
+    }
+
+    fn is_empty(&self) -> bool {
         self.http.is_empty()
             && self.tcp.is_empty()
             && self.udp.is_empty()
@@ -109,11 +128,7 @@ impl CheckIn {
             && self.id.is_empty()
     }
 
-    /// Validates the check type and turns it into a spec (Consul's
-    /// `CheckType.Validate`), for a registration over the HTTP API or
-    /// (`local`) from the agent's configuration files, which
-    /// `enable_local_script_checks` lets run scripts.
-    pub(super) fn to_spec_from(&self, cfg: &StoreConfig, local: bool) -> Result<CheckSpec, String> {
+    fn to_spec_from(&self, cfg: &StoreConfig, local: bool) -> Result<CheckSpec, String> {
         if self.interval.is_some() && self.ttl.is_some() {
             return Err("Interval and TTL cannot both be specified".into());
         }
@@ -222,7 +237,7 @@ impl CheckIn {
             output_max_size: if self.output_max_size == 0 {
                 OUTPUT_MAX
             } else {
-                self.output_max_size
+                usize::try_from(self.output_max_size).unwrap_or(usize::MAX)
             },
             more: MoreProbes {
                 script_args: self.script_args.clone(),

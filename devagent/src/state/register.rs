@@ -56,7 +56,7 @@ impl Store {
             };
             inner.upsert_node(Node {
                 id,
-                name: req.node.clone(),
+                node: req.node.clone(),
                 address: req.address.clone(),
                 datacenter: self.config().datacenter.clone(),
                 tagged_addresses: tagged,
@@ -79,7 +79,7 @@ impl Store {
             } else {
                 s.id.clone()
             };
-            let w = weights(s.weights.as_ref())
+            let w = weights(Some(&s.weights))
                 .map_err(|e| ApiError::internal(format!("Invalid Weights: {e}")))?;
             inner.put_service(Service {
                 node: req.node.clone(),

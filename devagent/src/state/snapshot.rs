@@ -155,7 +155,7 @@ impl Store {
                 .values()
                 .map(|n| SnapNode {
                     id: n.id.clone(),
-                    name: n.name.clone(),
+                    name: n.node.clone(),
                     address: n.address.clone(),
                     datacenter: n.datacenter.clone(),
                     tagged_addresses: n.tagged_addresses.clone(),
@@ -360,7 +360,7 @@ impl Store {
                     n.name.clone(),
                     Arc::new(Node {
                         id: n.id,
-                        name: n.name,
+                        node: n.name,
                         address: n.address,
                         datacenter: n.datacenter,
                         tagged_addresses: n.tagged_addresses,

@@ -7,36 +7,9 @@ use serde::Serialize;
 
 use super::Meta;
 
+/// A catalog node: the wire model's, whose field order is the answer's.
+pub use consul_wire::Node;
 pub use consul_wire::{TaggedAddress as ServiceAddress, Weights};
-
-/// A catalog node.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Node {
-    /// Node UUID.
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// Node name.
-    #[serde(rename = "Node")]
-    pub name: String,
-    /// Node address.
-    #[serde(rename = "Address")]
-    pub address: String,
-    /// Datacenter the node belongs to.
-    #[serde(rename = "Datacenter")]
-    pub datacenter: String,
-    /// Tagged addresses (`lan`, `wan`, ...).
-    #[serde(rename = "TaggedAddresses")]
-    pub tagged_addresses: BTreeMap<String, String>,
-    /// Node metadata.
-    #[serde(rename = "Meta")]
-    pub meta: Meta,
-    /// Raft index at creation.
-    #[serde(rename = "CreateIndex")]
-    pub create_index: u64,
-    /// Raft index of the last change.
-    #[serde(rename = "ModifyIndex")]
-    pub modify_index: u64,
-}
 
 /// A service instance registered on a node.
 #[derive(Clone, Debug, PartialEq)]
@@ -333,7 +306,7 @@ impl<'a> ServiceNodeOut<'a> {
     pub fn new(n: &'a Node, s: &'a Service) -> Self {
         ServiceNodeOut {
             id: &n.id,
-            node: &n.name,
+            node: &n.node,
             address: &n.address,
             datacenter: &n.datacenter,
             tagged_addresses: &n.tagged_addresses,

@@ -6,12 +6,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use consul_wire::HealthCheckDefinition;
 use serde::{Serialize, Serializer};
 
 use super::{Node, NodeServiceOut, Service};
 use gocompat::duration;
 
-/// The health of a check.
+/// The health of a check, as the store keeps it: a check is never
+/// `maintenance` (that is an aggregate), so the store's type has the three
+/// check statuses and writes them through [`consul_wire::Status`], the one
+/// spelling of the wire model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
     /// The check succeeds.
@@ -25,20 +29,26 @@ pub enum Status {
 impl Status {
     /// The wire spelling: `passing`, `warning` or `critical`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passing => "passing",
-            Status::Warning => "warning",
-            Status::Critical => "critical",
-        }
+        consul_wire::Status::from(self).as_str()
     }
 
-    /// Parses the wire spelling.
+    /// Parses the wire spelling of a check status (`maintenance` is none).
     pub fn parse(s: &str) -> Option<Status> {
+        match consul_wire::Status::parse(s)? {
+            consul_wire::Status::Passing => Some(Status::Passing),
+            consul_wire::Status::Warning => Some(Status::Warning),
+            consul_wire::Status::Critical => Some(Status::Critical),
+            consul_wire::Status::Maintenance => None,
+        }
+    }
+}
+
+impl From<Status> for consul_wire::Status {
+    fn from(s: Status) -> Self {
         match s {
-            "passing" => Some(Status::Passing),
-            "warning" => Some(Status::Warning),
-            "critical" => Some(Status::Critical),
-            _ => None,
+            Status::Passing => consul_wire::Status::Passing,
+            Status::Warning => consul_wire::Status::Warning,
+            Status::Critical => consul_wire::Status::Critical,
         }
     }
 }
@@ -51,7 +61,7 @@ impl fmt::Display for Status {
 
 impl Serialize for Status {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        consul_wire::Status::from(*self).serialize(s)
     }
 }
 
@@ -200,64 +210,40 @@ impl HealthEntry {
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 fn dur_str(d: Option<Duration>) -> String {
     d.map(duration::format).unwrap_or_default()
 }
 
-/// `HealthCheckDefinition`: every field is omitted when empty.
-#[derive(Serialize)]
-pub struct DefinitionOut<'a> {
-    #[serde(rename = "HTTP", skip_serializing_if = "str::is_empty")]
-    http: &'a str,
-    #[serde(rename = "TLSServerName", skip_serializing_if = "str::is_empty")]
-    tls_server_name: &'a str,
-    #[serde(rename = "TLSSkipVerify", skip_serializing_if = "is_false")]
-    tls_skip_verify: bool,
-    #[serde(rename = "Header", skip_serializing_if = "BTreeMap::is_empty")]
-    header: &'a BTreeMap<String, Vec<String>>,
-    #[serde(rename = "Method", skip_serializing_if = "str::is_empty")]
-    method: &'a str,
-    #[serde(rename = "Body", skip_serializing_if = "str::is_empty")]
-    body: &'a str,
-    #[serde(rename = "DisableRedirects", skip_serializing_if = "is_false")]
-    disable_redirects: bool,
-    #[serde(rename = "TCP", skip_serializing_if = "str::is_empty")]
-    tcp: &'a str,
-    #[serde(rename = "UDP", skip_serializing_if = "str::is_empty")]
-    udp: &'a str,
-    #[serde(rename = "H2PING", skip_serializing_if = "str::is_empty")]
-    h2ping: &'a str,
-    #[serde(rename = "H2PingUseTLS", skip_serializing_if = "is_false")]
-    h2ping_use_tls: bool,
-    #[serde(rename = "Interval", skip_serializing_if = "String::is_empty")]
-    interval: String,
-    #[serde(rename = "Timeout", skip_serializing_if = "String::is_empty")]
-    timeout: String,
-    #[serde(
-        rename = "DeregisterCriticalServiceAfter",
-        skip_serializing_if = "String::is_empty"
-    )]
-    deregister_critical_service_after: String,
-    #[serde(rename = "ScriptArgs", skip_serializing_if = "<[String]>::is_empty")]
-    script_args: &'a [String],
-    #[serde(rename = "DockerContainerID", skip_serializing_if = "str::is_empty")]
-    docker_container_id: &'a str,
-    #[serde(rename = "Shell", skip_serializing_if = "str::is_empty")]
-    shell: &'a str,
-    #[serde(rename = "GRPC", skip_serializing_if = "str::is_empty")]
-    grpc: &'a str,
-    #[serde(rename = "GRPCUseTLS", skip_serializing_if = "is_false")]
-    grpc_use_tls: bool,
-    #[serde(rename = "AliasNode", skip_serializing_if = "str::is_empty")]
-    alias_node: &'a str,
-    #[serde(rename = "AliasService", skip_serializing_if = "str::is_empty")]
-    alias_service: &'a str,
-    #[serde(rename = "TTL", skip_serializing_if = "String::is_empty")]
-    ttl: String,
+impl From<&CheckSpec> for HealthCheckDefinition {
+    /// The `Definition` the endpoints print: the shared wire type, every
+    /// field omitted when empty.
+    fn from(s: &CheckSpec) -> Self {
+        HealthCheckDefinition {
+            http: s.http.clone().unwrap_or_default(),
+            tls_server_name: s.tls_server_name.clone(),
+            tls_skip_verify: s.tls_skip_verify,
+            header: s.header.clone(),
+            method: s.method.clone(),
+            body: s.body.clone(),
+            disable_redirects: s.disable_redirects,
+            tcp: s.tcp.clone().unwrap_or_default(),
+            udp: s.more.udp.clone(),
+            h2ping: s.more.h2ping.clone(),
+            h2ping_use_tls: !s.more.h2ping.is_empty() && s.more.h2ping_use_tls,
+            interval: s.interval,
+            timeout: s.timeout,
+            deregister_critical_service_after: s.deregister_critical_after,
+            script_args: s.more.script_args.clone(),
+            docker_container_id: s.more.docker_container_id.clone(),
+            shell: s.more.shell.clone(),
+            grpc: s.more.grpc.clone(),
+            grpc_use_tls: s.more.grpc_use_tls,
+            alias_node: s.more.alias_node.clone(),
+            alias_service: s.more.alias_service.clone(),
+            ttl: s.ttl,
+            ..HealthCheckDefinition::default()
+        }
+    }
 }
 
 /// `HealthCheck`: the check shape shared by the agent, health and catalog endpoints.
@@ -290,7 +276,7 @@ pub struct CheckOut<'a> {
     #[serde(rename = "ExposedPort")]
     exposed_port: u16,
     #[serde(rename = "Definition")]
-    definition: DefinitionOut<'a>,
+    definition: HealthCheckDefinition,
     #[serde(rename = "CreateIndex")]
     create_index: u64,
     #[serde(rename = "ModifyIndex")]
@@ -314,30 +300,7 @@ impl<'a> From<&'a Check> for CheckOut<'a> {
             interval: dur_str(s.interval),
             timeout: dur_str(s.timeout),
             exposed_port: 0,
-            definition: DefinitionOut {
-                http: s.http.as_deref().unwrap_or(""),
-                tls_server_name: &s.tls_server_name,
-                tls_skip_verify: s.tls_skip_verify,
-                header: &s.header,
-                method: &s.method,
-                body: &s.body,
-                disable_redirects: s.disable_redirects,
-                tcp: s.tcp.as_deref().unwrap_or(""),
-                udp: &s.more.udp,
-                h2ping: &s.more.h2ping,
-                h2ping_use_tls: !s.more.h2ping.is_empty() && s.more.h2ping_use_tls,
-                interval: dur_str(s.interval),
-                timeout: dur_str(s.timeout),
-                deregister_critical_service_after: dur_str(s.deregister_critical_after),
-                script_args: &s.more.script_args,
-                docker_container_id: &s.more.docker_container_id,
-                shell: &s.more.shell,
-                grpc: &s.more.grpc,
-                grpc_use_tls: s.more.grpc_use_tls,
-                alias_node: &s.more.alias_node,
-                alias_service: &s.more.alias_service,
-                ttl: dur_str(s.ttl),
-            },
+            definition: HealthCheckDefinition::from(s),
             create_index: c.create_index,
             modify_index: c.modify_index,
         }
