@@ -67,9 +67,7 @@ pub mod bench {
     /// A Consul reply body to the data templates see, as the runner does
     /// it (`None`: no data, or a reply that does not decode).
     pub fn data(dep: &Dep, body: &[u8]) -> Option<serde_json::Value> {
-        serde_json::from_slice(body)
-            .ok()
-            .and_then(|v: serde_json::Value| dep.transform(&v))
+        dep.decode(body).ok().flatten()
     }
 }
 
