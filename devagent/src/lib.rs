@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use acl::{AclConfig, AclTokens, DefaultPolicy, Secret};
-pub use config::{AgentConfig, CONSUL_VERSION};
+pub use config::{AgentConfig, ConfigBuilder, CONSUL_VERSION};
 pub use dns::DnsConfig;
 pub use error::ApiError;
 pub use limits::Limits;

@@ -147,18 +147,10 @@ service {
 "#,
     )
     .unwrap();
-    use clap::Parser;
-    let cli = devagent::config::Cli::try_parse_from([
-        "devagent",
-        "agent",
-        "--config-file",
-        file.to_str().unwrap(),
-    ])
-    .unwrap();
-    let devagent::config::Command::Agent(args) = cli.command else {
-        panic!("agent");
-    };
-    let cfg = args.to_config().unwrap();
+    let cfg = devagent::AgentConfig::builder()
+        .config_file(&file)
+        .build()
+        .unwrap();
     let a = start_with(devagent::Agent::builder().config(cfg)).await;
     let c = wait_status(&a, "cron-alive", "passing").await;
     assert_eq!(c["Output"], "alive\n");

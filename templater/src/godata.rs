@@ -4,8 +4,8 @@
 //! (`[a b]`) and `{{ printf "%+v" . }}` print what consul-template prints.
 //!
 //! A dependency's data is converted once per change (the brain caches it),
-//! from the consul-template-shaped JSON that [`crate::deps::Dep::transform`]
-//! makes for both engines.
+//! from the consul-template-shaped JSON that the dependency's reply is shaped
+//! into for both engines ([`crate::deps::Dep::reply`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -569,7 +569,7 @@ fn admin_list(kind: AdminKind, data: &Json) -> Go {
     }
 }
 
-/// The Go value of `dep`'s data (the JSON [`Dep::transform`] made).
+/// The Go value of `dep`'s data (the JSON its reply was shaped into).
 pub fn convert(dep: &Dep, data: &Json) -> Go {
     match dep {
         Dep::Service { .. } => list(each(data, health_service), &HEALTH_SERVICES),

@@ -63,6 +63,12 @@ pub mod bench {
     pub use crate::deps::{normalize_filter, At, Dep};
     pub use crate::funcs::Brain;
     pub use crate::templates::Templates;
+
+    /// A Consul reply body to the data templates see, as the runner does
+    /// it (`None`: no data, or a reply that does not decode).
+    pub fn data(dep: &Dep, body: &[u8]) -> Option<serde_json::Value> {
+        dep.decode(body).ok().flatten()
+    }
 }
 
 use std::collections::HashMap;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dcy::watch::{Watch, WatchHub};
+use dcy::watch::WatchHub;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,10 +31,12 @@ use crate::status::Metrics;
 use crate::templates::{Slot, Templates};
 
 mod burst;
+mod follow;
 pub mod nesting;
 mod write;
 
 use burst::DeferredCommand;
+use follow::{Follow, Followed};
 
 /// Why the runner stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub enum Event {
 
 struct DepEntry {
     users: BTreeSet<usize>,
-    watch: Watch<Value>,
+    watch: Box<dyn Followed>,
     answered: bool,
     _stop: DropGuard,
 }
@@ -240,39 +242,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Starts the watch behind a dependency and forwards its data as events.
+    /// Starts the watch behind a dependency, typed by its reply, and
+    /// forwards the data templates see as events.
     fn watch(&mut self, key: &str, dep: &Dep) {
-        let stale = !self.cfg.max_stale.is_zero();
-        let hub = &self.shared.hub;
-        let watch: Watch<Value> = match (dep.spec(stale), dep.fetch(hub.client(), stale)) {
-            (_, Some(fetch)) => hub.watch_fn(format!("templater:{key}"), fetch),
-            (Some(spec), None) => hub.watch(spec),
-            (None, None) => return,
-        };
         let stop = CancellationToken::new();
-        let (mut w, tx, dep, key_s, token) = (
-            watch.clone(),
-            self.tx.clone(),
-            dep.clone(),
-            key.to_string(),
-            stop.clone(),
-        );
-        tokio::spawn(async move {
-            loop {
-                if let Some(raw) = w.value() {
-                    if tx
-                        .send(Event::Data(key_s.clone(), dep.transform(&raw)))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    r = w.changed() => if r.is_err() { return },
-                }
-            }
+        let followed = dep.reply(Follow {
+            hub: &self.shared.hub,
+            key,
+            dep,
+            stale: !self.cfg.max_stale.is_zero(),
+            tx: self.tx.clone(),
+            stop: stop.clone(),
         });
+        let Some(watch) = followed else {
+            return;
+        };
         self.deps.insert(
             key.to_string(),
             DepEntry {
