@@ -207,7 +207,7 @@ where
 /// Copies of each instance for its weight: weights over their greatest
 /// common divisor, the largest scaled down to [`MAX_COPIES`], at least 1.
 fn copies(list: &[Arc<Instance>]) -> Vec<u32> {
-    let weights: Vec<u32> = list.iter().map(|i| weight(i).max(1)).collect();
+    let weights: Vec<u32> = list.iter().map(|i| i.weight().max(1)).collect();
     // schedule() reduces by the gcd: count each index in its order.
     let order = schedule(&weights);
     let mut counts = vec![0u32; list.len()];
@@ -227,14 +227,6 @@ fn copies(list: &[Arc<Instance>]) -> Vec<u32> {
             }
         })
         .collect()
-}
-
-fn weight(i: &Instance) -> u32 {
-    if i.status == crate::types::Status::Warning {
-        i.weights.warning
-    } else {
-        i.weights.passing
-    }
 }
 
 impl<S, F> Stream for ServiceDiscover<S, F>

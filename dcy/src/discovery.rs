@@ -167,6 +167,32 @@ impl Service {
         snap.list.iter().find(|i| fallback(i)).map(f)
     }
 
+    /// Like [`Service::choose_with`], with a second candidate: the next
+    /// other instance that `accept`s after the first in the order (looking
+    /// at most 8 places ahead), for callers that choose between two.
+    #[cfg(feature = "tonic")]
+    pub(crate) fn choose_two_with<R>(
+        &self,
+        accept: impl Fn(&Instance) -> bool,
+        fallback: impl Fn(&Instance) -> bool,
+        f: impl Fn(&Arc<Instance>) -> R,
+    ) -> Option<(R, Option<R>)> {
+        let snap = self.shared.current.load();
+        let n = snap.order.len();
+        let at = |i: usize| snap.list.get(snap.order[i % n] as usize);
+        for _ in 0..n * 2 {
+            let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % n;
+            let Some(first) = at(i).filter(|inst| accept(inst)) else {
+                continue;
+            };
+            let second = (i + 1..i + n.min(9))
+                .filter_map(at)
+                .find(|inst| inst.id != first.id && accept(inst));
+            return Some((f(first), second.map(&f)));
+        }
+        snap.list.iter().find(|i| fallback(i)).map(|i| (f(i), None))
+    }
+
     /// Like [`Service::pick`], returning only the socket address.
     pub fn pick_addr(&self) -> Option<SocketAddr> {
         self.choose_with(|_| true, |_| false, |i| i.socket_addr())
@@ -580,16 +606,7 @@ fn instances(
         }
     }
     let (list, datacenter) = chosen.unwrap_or_default();
-    let weights: Vec<u32> = list
-        .iter()
-        .map(|i| {
-            if i.status == Status::Warning {
-                i.weights.warning
-            } else {
-                i.weights.passing
-            }
-        })
-        .collect();
+    let weights: Vec<u32> = list.iter().map(|i| i.weight()).collect();
     let order = schedule(&weights);
     Instances {
         list,

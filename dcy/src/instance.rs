@@ -77,6 +77,16 @@ impl Instance {
         }
     }
 
+    /// The weight that applies now: `weights.warning` while warning, else
+    /// `weights.passing`.
+    pub fn weight(&self) -> u32 {
+        if self.status == Status::Warning {
+            self.weights.warning
+        } else {
+            self.weights.passing
+        }
+    }
+
     /// The socket address, when the address is an IP.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.socket

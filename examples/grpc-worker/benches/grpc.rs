@@ -108,6 +108,69 @@ where
     Ok(per_window)
 }
 
+/// Controls without discovery: plain tonic channels to the same workers,
+/// each caller's own channel (`sticky`: the same split as the fixed side,
+/// showing the measurement's own bias) or taken in strict turn, call by
+/// call (showing what alternating between connections costs).
+struct Turns {
+    channels: Vec<tonic::transport::Channel>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    picked: usize,
+    sticky: bool,
+}
+
+impl Turns {
+    fn new(channels: Vec<tonic::transport::Channel>, sticky: bool) -> Self {
+        Turns {
+            channels,
+            next: Arc::default(),
+            picked: 0,
+            sticky,
+        }
+    }
+}
+
+impl Clone for Turns {
+    fn clone(&self) -> Self {
+        Turns {
+            channels: self.channels.clone(),
+            next: self.next.clone(),
+            picked: self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len(),
+            sticky: self.sticky,
+        }
+    }
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Turns {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::transport::Error;
+    type Future = tonic::transport::channel::ResponseFuture;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        if !self.sticky {
+            self.picked = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
+        }
+        self.channels[self.picked].poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        self.channels[self.picked].call(req)
+    }
+}
+
+/// Median difference (%), and the medians of each side's calls/s.
+fn summary(w: &[(f64, f64)]) -> (f64, f64, f64) {
+    let d = w.iter().map(|(b, f)| (b / f - 1.0) * 100.0).collect();
+    (
+        median(d),
+        median(w.iter().map(|p| p.0).collect()),
+        median(w.iter().map(|p| p.1).collect()),
+    )
+}
+
 fn main() -> std::process::ExitCode {
     bench::run_main("grpc", tokio::runtime::Builder::new_multi_thread(), run())
 }
@@ -146,13 +209,18 @@ async fn run() -> Result<()> {
     let p2c = discovery.grpc_p2c(grpc_worker::SERVICE, |e| e);
     let p2c_windows = side_by_side(p2c.clone(), &fixed, windows.div_ceil(3)).await?;
     p2c.shutdown().await;
-    let p2c_diffs: Vec<f64> = p2c_windows
+    let (p2c_med, p2c_b, p2c_f) = summary(&p2c_windows);
+    let plain: Vec<tonic::transport::Channel> = workers
         .iter()
-        .map(|(b, f)| (b / f - 1.0) * 100.0)
+        .map(|w| {
+            tonic::transport::Endpoint::from_shared(format!("http://{}", w.addr))
+                .unwrap()
+                .connect_lazy()
+        })
         .collect();
-    let p2c_med = median(p2c_diffs);
-    let p2c_b = median(p2c_windows.iter().map(|p| p.0).collect());
-    let p2c_f = median(p2c_windows.iter().map(|p| p.1).collect());
+    let short = windows.div_ceil(3);
+    let same = summary(&side_by_side(Turns::new(plain.clone(), true), &fixed, short).await?);
+    let turns = summary(&side_by_side(Turns::new(plain, false), &fixed, short).await?);
     let diffs: Vec<f64> = per_window
         .iter()
         .map(|(b, f)| (b / f - 1.0) * 100.0)
@@ -275,13 +343,23 @@ async fn run() -> Result<()> {
     )?;
     writeln!(
         out,
-        "| 1. Unary calls/s side by side in one run: 4 callers through `Discovery::grpc` (dcy's weighted round-robin, one tonic `Channel` per instance; 2 workers) and 4 on fixed tonic `Channel`s to the same 2 workers, {windows} windows of 1 s: median of the windows' difference | **{med_diff:+.1} %**: balanced {med_b:.0} calls/s, fixed {med_f:.0} calls/s (medians of the windows); all windows pooled {pooled:+.1} %; windows from {lo:+.1} to {hi:+.1} % | within 5 % | {} |",
+        "| 1. Unary calls/s side by side in one run: 4 callers through `Discovery::grpc` (one tonic `Channel` per instance; of the next two instances in dcy's weighted round-robin order, the one with fewer calls in flight; 2 workers) and 4 on fixed tonic `Channel`s to the same 2 workers, {windows} windows of 1 s: median of the windows' difference | **{med_diff:+.1} %**: balanced {med_b:.0} calls/s, fixed {med_f:.0} calls/s (medians of the windows); all windows pooled {pooled:+.1} %; windows from {lo:+.1} to {hi:+.1} % | within 5 % | {} |",
         bench::yes_no(med_diff.abs() <= 5.0)
     )?;
     writeln!(
         out,
         "| 1b. The same with `Discovery::grpc_p2c` (tonic's `balance_channel`, tower's p2c, fed by dcy's `Discover`) against the same fixed channels, {} windows | {p2c_med:+.1} %: p2c {p2c_b:.0} calls/s, fixed {p2c_f:.0} calls/s | (reported) | |",
         p2c_windows.len()
+    )?;
+    writeln!(
+        out,
+        "| 1c. Control: 4 callers on their own plain tonic `Channel`s, split as the fixed side is, against the fixed side, {short} windows (the measurement's own bias) | {:+.1} %: {:.0} vs {:.0} calls/s | (reported) | |",
+        same.0, same.1, same.2
+    )?;
+    writeln!(
+        out,
+        "| 1d. Control: 4 callers on plain tonic `Channel`s taken in strict turn, call by call (round-robin alone, no discovery), against the fixed side, {short} windows | {:+.1} %: {:.0} vs {:.0} calls/s | (reported) | |",
+        turns.0, turns.1, turns.2
     )?;
     writeln!(
         out,
