@@ -18,7 +18,10 @@ fn sizes(inner: &Inner) -> Vec<(&'static str, usize)> {
         ("nodes", inner.nodes.len()),
         ("services", inner.services.len()),
         ("by_name", inner.by_name.len()),
-        ("by_name sets", inner.by_name.values().map(BTreeSet::len).sum()),
+        (
+            "by_name sets",
+            inner.by_name.values().map(BTreeSet::len).sum(),
+        ),
         ("checks", inner.checks.len()),
         ("checks_by_owner", inner.checks_by_owner.len()),
         ("checks_by_owner owners", owners),
@@ -105,5 +108,8 @@ fn churn_of_service_ids_leaves_the_maps_as_they_were() {
         );
     }
     let after = sizes(&store.lock());
-    assert_eq!(after, before, "per-ID state left after {N} IDs came and went");
+    assert_eq!(
+        after, before,
+        "per-ID state left after {N} IDs came and went"
+    );
 }
