@@ -6,10 +6,12 @@
 # and the open file descriptors of the demo and of every process below it
 # every SOAK_EVERY seconds. Writes benches/results/soak.md: per process the
 # first, last and largest sample, the anonymous part of RSS (RssAnon: the
-# heap, stacks; the rest is the binary's and libraries' pages), the growth
-# over the last SOAK_TAIL seconds and whether that is flat (RSS grew less
-# than 128 KiB, about 1 KiB per chaos cycle at 4 s; fds not above their
-# first sample's range), and the raw samples beside it
+# heap, stacks; the rest is the binary's and libraries' pages), the trend of
+# RSS over the last SOAK_TAIL seconds (least-squares slope times their
+# length: a leak is a trend, and the allocator's swings average out) and
+# whether the process is flat (RSS trend under 128 KiB, which a leak of
+# 1 KiB per chaos cycle at 4 s would pass; fds trend under 5, which one fd
+# per 10 cycles would pass), and the raw samples beside it
 # (benches/results/soak-samples.csv).
 #
 # Usage: benches/soak.sh
@@ -154,13 +156,15 @@ dirty=$(git status --porcelain -- Cargo.toml Cargo.lock dcy devagent templater e
     echo "RSS and anon (RssAnon) in MiB. The raw samples: \`$(basename "$csv")\`."
     echo
     echo "Flat (last column), for a process alive over the last ${tail_secs} s (from the"
-    echo "sample at $((secs - tail_secs)) s on): its RSS grew less than 128 KiB over them"
-    echo "(a leak of 1 KiB per chaos cycle would be $((tail_secs * 1000 / $(to_ms "$chaos") )) KiB), and its fds never went"
-    echo "above the largest count sampled before them. \"tail ΔRSS\" is that growth in KiB."
+    echo "sample at $((secs - tail_secs)) s on): the trend of its RSS over them (least-squares"
+    echo "slope times ${tail_secs} s: a leak is a trend, the allocator's swings average out) is"
+    echo "under 128 KiB (a leak of 1 KiB per chaos cycle would make $((tail_secs * 1000 / $(to_ms "$chaos"))) KiB), and the"
+    echo "trend of its fds likewise under 5 (one fd per 10 cycles would make $((tail_secs * 100 / $(to_ms "$chaos")))). \"tail trend\""
+    echo "is the RSS trend in KiB; \"tail Δ\" the last sample minus the first of the tail."
     echo
-    echo "| process | pid | samples | RSS first | RSS last | RSS max | anon first | anon last | fds first | fds last | fds max | tail ΔRSS | flat |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    awk -F, -v t0=$((secs - tail_secs)) 'NR > 1 {
+    echo "| process | pid | samples | RSS first | RSS last | RSS max | anon first | anon last | fds first | fds last | fds max | tail Δ | tail trend | flat |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    awk -F, -v t0=$((secs - tail_secs)) -v tl="$tail_secs" 'NR > 1 {
         k = $2
         if (!(k in n)) { order[++m] = k; name[k] = $3; rf[k] = $4; ff[k] = $5; af[k] = $6; rmax[k] = 0; fmax[k] = 0; tf[k] = $1; fpre[k] = 0; ftail[k] = 0 }
         n[k]++; rl[k] = $4; fl[k] = $5; al[k] = $6
@@ -169,19 +173,22 @@ dirty=$(git status --porcelain -- Cargo.toml Cargo.lock dcy devagent templater e
         if ($1 < t0 && $5 > fpre[k]) fpre[k] = $5
         if ($1 >= t0 && !(k in rt)) rt[k] = $4
         if ($1 >= t0 && $5 > ftail[k]) ftail[k] = $5
+        if ($1 >= t0) { sn[k]++; sx[k] += $1; sy[k] += $4; sxx[k] += $1 * $1; sxy[k] += $1 * $4; sf[k] += $5; sxf[k] += $1 * $5 }
     }
     END {
         for (i = 1; i <= m; i++) {
             k = order[i]
             if (n[k] < 3) { short[name[k]]++; if (rmax[k] > srm[name[k]]) srm[name[k]] = rmax[k]; if (fmax[k] > sfm[name[k]]) sfm[name[k]] = fmax[k]; continue }
             if (tf[k] < t0 && (k in rt)) {
-                d = rl[k] - rt[k]
-                flat = (d < 128 && ftail[k] <= fpre[k]) ? "yes" : "**no**"
-                tail = sprintf("%+d", d)
-            } else { tail = ""; flat = "(not alive over the tail)" }
-            printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %s | %s |\n", name[k], k, n[k], rf[k] / 1024, rl[k] / 1024, rmax[k] / 1024, af[k] / 1024, al[k] / 1024, ff[k], fl[k], fmax[k], tail, flat
+                den = sn[k] * sxx[k] - sx[k] * sx[k]
+                trend = den > 0 ? (sn[k] * sxy[k] - sx[k] * sy[k]) / den * tl : 0
+                ftrend = den > 0 ? (sn[k] * sxf[k] - sx[k] * sf[k]) / den * tl : 0
+                flat = (trend < 128 && ftrend < 5) ? "yes" : "**no**"
+                tail = sprintf("%+d", rl[k] - rt[k]); tr = sprintf("%+.0f", trend)
+            } else { tail = ""; tr = ""; flat = "(not alive over the tail)" }
+            printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %s | %s | %s |\n", name[k], k, n[k], rf[k] / 1024, rl[k] / 1024, rmax[k] / 1024, af[k] / 1024, al[k] / 1024, ff[k], fl[k], fmax[k], tail, tr, flat
         }
-        for (s in short) printf "| %s (%d short-lived, < 3 samples each) | | | | | %.1f | | | | | %d | | |\n", s, short[s], srm[s] / 1024, sfm[s]
+        for (s in short) printf "| %s (%d short-lived, < 3 samples each) | | | | | %.1f | | | | | %d | | | |\n", s, short[s], srm[s] / 1024, sfm[s]
     }' "$csv"
 } >"$out"
 cat "$out"
