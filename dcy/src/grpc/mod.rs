@@ -6,9 +6,10 @@
 //! per instance. The instance is the one with fewer calls in flight (for
 //! its weight) of the next two in [`crate::Service::pick`]'s weighted
 //! round-robin order: one caller at a time goes round-robin, concurrent
-//! callers keep each connection equally busy (taking instances strictly in
-//! turn, call by call, measured 10 % fewer calls per second than callers
-//! on fixed connections; this choice is within 1 %). It follows the same live view as `pick()`: an
+//! callers keep each connection equally busy, and a stuck instance does
+//! not hold every other call (taking instances strictly in turn, call by
+//! call, costs calls per second against callers on fixed connections:
+//! `benches/results/grpc.md` measures both). It follows the same live view as `pick()`: an
 //! instance whose check turns critical gets no call from the next one on,
 //! and its connection is closed; a new instance gets its share at once.
 //! An instance whose call failed at the transport (connection refused,
