@@ -283,3 +283,25 @@ fn no_instance(service: &Service, name: &str) -> Error {
     };
     Error::new(ErrorKind::NoData, format!("{name}: {why}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instances that come and go (a new ID per restart, as the demo's
+    /// workers under `--chaos`) leave no ejections behind once expired.
+    #[test]
+    fn ejections_of_instances_gone_are_pruned() {
+        let e = Ejections::default();
+        for i in 0..10_000 {
+            e.eject(&format!("worker-{i}"));
+        }
+        assert!(e.is_ejected("worker-9999"));
+        std::thread::sleep(EJECT_FOR + Duration::from_millis(100));
+        e.eject("worker-new");
+        let held = e.until.lock().unwrap_or_else(PoisonError::into_inner).len();
+        assert_eq!(held, 1, "only the live ejection is kept");
+        assert!(!e.is_ejected("worker-9999"));
+        assert!(e.is_ejected("worker-new"));
+    }
+}

@@ -13,6 +13,8 @@
 mod agent;
 mod catalog;
 mod checkdef;
+#[cfg(test)]
+mod churn_tests;
 mod health;
 mod kv;
 mod mesh;

@@ -24,6 +24,12 @@
 //! worker, registrar) and exit codes; this library is the demo's [`run`].
 #![warn(missing_docs)]
 
+/// With the `jemalloc` feature, the demo (and every binary that links this
+/// library) allocates with jemalloc.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod log;
 mod messaging;
 mod progress;
