@@ -19,7 +19,7 @@ use dcy::watch::WatchHub;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::command::{run_once, CommandLine, Commands};
 use crate::config::{Config, TemplateConfig, Wait};
@@ -68,7 +68,6 @@ struct DepEntry {
     users: BTreeSet<usize>,
     watch: Box<dyn Followed>,
     answered: bool,
-    _stop: DropGuard,
 }
 
 struct Tmpl {
@@ -245,14 +244,12 @@ impl Runner {
     /// Starts the watch behind a dependency, typed by its reply, and
     /// forwards the data templates see as events.
     fn watch(&mut self, key: &str, dep: &Dep) {
-        let stop = CancellationToken::new();
         let followed = dep.reply(Follow {
             hub: &self.shared.hub,
             key,
             dep,
             stale: !self.cfg.max_stale.is_zero(),
             tx: self.tx.clone(),
-            stop: stop.clone(),
         });
         let Some(watch) = followed else {
             return;
@@ -263,7 +260,6 @@ impl Runner {
                 users: BTreeSet::new(),
                 watch,
                 answered: false,
-                _stop: stop.drop_guard(),
             },
         );
     }

@@ -354,6 +354,46 @@ impl<T: Send + Sync + 'static> Watch<T> {
         })
     }
 
+    /// Calls `f` with the current value (if any) and then with every value
+    /// this watch publishes, in the loop that publishes it: no task of its
+    /// own, one call at a time, in order. Dropping the returned
+    /// [`Subscription`] stops the calls; while it lives, it keeps the watch
+    /// running. `f` runs on the watch's loop: keep it short and never block
+    /// in it (hand the value on, e.g. to a channel).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> dcy::Result<()> {
+    /// use dcy::watch::{WatchHub, WatchSpec};
+    /// let hub = WatchHub::new(dcy::Client::from_env()?);
+    /// let entries = hub.watch::<Vec<dcy::ServiceEntry>>(WatchSpec::health_service("web"));
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let _sub = entries.for_each(move |list| {
+    ///     let _ = tx.send(list.len());
+    /// });
+    /// while let Some(n) = rx.recv().await {
+    ///     println!("web: {n} instances passing");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use = "dropping the subscription stops the calls"]
+    pub fn for_each<F>(&self, f: F) -> Subscription
+    where
+        F: Fn(&Arc<T>) + Send + Sync + 'static,
+    {
+        let node = Arc::new(Each {
+            source: self.clone(),
+            seen: Mutex::new(0),
+            f,
+        });
+        let hook: Arc<dyn Hook> = node.clone();
+        // A watch that stopped already takes no hook: `f` gets its last
+        // value once, below, and nothing after.
+        let _live = self.state.add_hook(Arc::downgrade(&hook));
+        node.changed();
+        Subscription { _keep: node }
+    }
+
     /// The general form: `f` gets the sources' snapshots and the derived
     /// watch's current value, and returns a value to publish, or `None` to
     /// publish nothing.
@@ -438,4 +478,45 @@ impl<T: Send + Sync + 'static, U: Send + Sync + 'static> Hook for Node<T, U> {
         drop(tx);
         self.state.stop();
     }
+}
+
+/// Calls from a watch's loop to a function, while held (see
+/// [`Watch::for_each`]); dropping it stops them.
+#[must_use = "dropping the subscription stops the calls"]
+pub struct Subscription {
+    _keep: Arc<dyn Any + Send + Sync>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+/// The hook behind [`Watch::for_each`].
+struct Each<T, F> {
+    source: Watch<T>,
+    /// The last version passed to `f`; the lock keeps the calls in order.
+    seen: Mutex<u64>,
+    f: F,
+}
+
+impl<T, F> Hook for Each<T, F>
+where
+    T: Send + Sync + 'static,
+    F: Fn(&Arc<T>) + Send + Sync + 'static,
+{
+    fn changed(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let snap = self.source.snapshot();
+        if snap.version <= *seen {
+            return;
+        }
+        *seen = snap.version;
+        if let Some(v) = snap.value {
+            (self.f)(&v);
+        }
+    }
+
+    fn stopped(&self) {}
 }

@@ -56,7 +56,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 
 pub(crate) use handle::State;
-pub use handle::{Snapshot, Watch, WatchStatus};
+pub use handle::{Snapshot, Subscription, Watch, WatchStatus};
 use run::Loop;
 pub(crate) use run::{backoff, Cursor, Fetch};
 pub use spec::{Blocking, WatchSpec};

@@ -325,3 +325,35 @@ async fn shutdown_waits_until_every_loop_ended_and_later_watches_come_back_stopp
     assert_eq!(alive_tasks(), base, "nothing started after shutdown");
     drop(watches);
 }
+
+#[tokio::test(start_paused = true)]
+async fn for_each_gets_every_published_value_in_order_without_a_task_until_dropped() {
+    let base = alive_tasks();
+    let f = fake(vec![Ok((1, 10)), Ok((1, 11)), Ok((2, 12)), Ok((3, 13))]);
+    let h = hub();
+    let w = h.watch_fn("k".into(), f.fetch.clone());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&got);
+    let sub = w.for_each(move |v| seen.lock().unwrap().push(**v));
+    drop(w);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        *got.lock().unwrap(),
+        vec![1, 2, 3],
+        "each change once, in order (an unchanged answer publishes nothing)"
+    );
+    assert_eq!(alive_tasks() - base, 1, "the query's loop and no other task");
+    assert_eq!(h.len(), 1, "the subscription keeps the watch running");
+
+    // A late subscriber gets the current value at once.
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let l = Arc::clone(&late);
+    let w = h.watch_fn("k".into(), f.fetch.clone());
+    let sub2 = w.for_each(move |v| l.lock().unwrap().push(**v));
+    assert_eq!(*late.lock().unwrap(), vec![3]);
+
+    drop((sub, sub2, w));
+    settle().await;
+    assert_eq!(h.len(), 0, "the last subscription dropped stops the loop");
+    assert_eq!(alive_tasks(), base);
+}

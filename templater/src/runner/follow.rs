@@ -1,27 +1,34 @@
 //! Following a dependency: its watch, typed by the wire model (a reply that
 //! does not decode is the watch's error, kept in its status while the last
-//! good data stays), and a task that sends the data templates see to the
-//! runner on every change.
+//! good data stays), and a subscription that sends the data templates see to
+//! the runner on every change, from the watch's own loop (no task per
+//! dependency).
 
-use dcy::watch::{FetchFn, Watch, WatchHub, WatchStatus};
+use dcy::watch::{FetchFn, Subscription, Watch, WatchHub, WatchStatus};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::Event;
 use crate::deps::{Dep, Reply};
 
-/// The status of a followed dependency's watch, whatever its type.
+/// A followed dependency, whatever the type of its watch: dropping it stops
+/// the events (and the watch, unless another template uses it).
 pub(super) trait Followed: Send + Sync {
     /// Errors, failures in a row and the age of the data.
     fn status(&self) -> WatchStatus;
 }
 
-impl<T: Send + Sync + 'static> Followed for Watch<T> {
+/// A watch and the subscription that turns its values into events.
+struct Following<T> {
+    watch: Watch<T>,
+    _events: Subscription,
+}
+
+impl<T: Send + Sync + 'static> Followed for Following<T> {
     fn status(&self) -> WatchStatus {
-        Watch::status(self)
+        self.watch.status()
     }
 }
 
@@ -37,8 +44,6 @@ pub(super) struct Follow<'a> {
     pub(super) stale: bool,
     /// Where the data goes.
     pub(super) tx: mpsc::UnboundedSender<Event>,
-    /// Stops the forwarding task.
-    pub(super) stop: CancellationToken,
 }
 
 impl Reply for Follow<'_> {
@@ -62,21 +67,15 @@ impl Reply for Follow<'_> {
             (Some(spec), None) => self.hub.watch(spec),
             (None, None) => return None,
         };
-        let (mut w, tx, key, stop) = (watch.clone(), self.tx, self.key.to_string(), self.stop);
-        tokio::spawn(async move {
-            loop {
-                if let Some(reply) = w.value() {
-                    if tx.send(Event::Data(key.clone(), shape(&reply))).is_err() {
-                        return;
-                    }
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    r = w.changed() => if r.is_err() { return },
-                }
-            }
+        let (tx, key) = (self.tx, self.key.to_string());
+        let events = watch.for_each(move |reply| {
+            // The runner gone, the dependency is dropped with it.
+            let _ = tx.send(Event::Data(key.clone(), shape(reply)));
         });
-        Some(Box::new(watch))
+        Some(Box::new(Following {
+            watch,
+            _events: events,
+        }))
     }
 }
 
