@@ -342,7 +342,11 @@ async fn for_each_gets_every_published_value_in_order_without_a_task_until_dropp
         vec![1, 2, 3],
         "each change once, in order (an unchanged answer publishes nothing)"
     );
-    assert_eq!(alive_tasks() - base, 1, "the query's loop and no other task");
+    assert_eq!(
+        alive_tasks() - base,
+        1,
+        "the query's loop and no other task"
+    );
     assert_eq!(h.len(), 1, "the subscription keeps the watch running");
 
     // A late subscriber gets the current value at once.
