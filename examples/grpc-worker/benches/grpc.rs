@@ -1,11 +1,13 @@
 //! gRPC figures on real `grpc-worker` processes (release builds) and a
 //! devagent on loopback; writes `benches/results/grpc.md`.
 //!
-//! 1. Unary calls per second through dcy's balanced channel against fixed
-//!    endpoints, side by side in one run: 2 workers; 4 callers on one
-//!    `GrpcChannel` (`Discovery::grpc`) and 4 on one plain tonic `Channel`
-//!    per worker (callers split over the two), at the same time, counted
-//!    in windows of 1 s.
+//! 1. Unary calls per second through dcy's balanced channel against a fixed
+//!    endpoint, side by side in one run, counted in windows of 1 s: first
+//!    with 1 worker registered (4 callers on one `GrpcChannel`,
+//!    `Discovery::grpc`, and 4 on a plain tonic `Channel` to that worker:
+//!    dcy's own cost), then over 2 workers (the fixed side one plain
+//!    `Channel` per worker, callers split over the two), with controls
+//!    without discovery.
 //! 2. Failover: 3 workers, gRPC check every 1 s, 4 callers through the
 //!    balanced channel (retrying transport failures, as the app does);
 //!    SIGKILL one worker, time until discovery drops it (the balancer gets
@@ -162,6 +164,63 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for Turns {
 }
 
 /// Median difference (%), and the medians of each side's calls/s.
+/// One plain tonic channel per worker (connected on first use).
+fn channels(workers: &[fleet::Worker]) -> Vec<tonic::transport::Channel> {
+    workers
+        .iter()
+        .map(|w| {
+            tonic::transport::Endpoint::from_shared(format!("http://{}", w.addr))
+                .unwrap()
+                .connect_lazy()
+        })
+        .collect()
+}
+
+/// The windows of a side-by-side run, `balanced/fixed` calls/s each.
+fn per_windows(w: &[(f64, f64)]) -> String {
+    w.iter()
+        .map(|(b, f)| format!("{b:.0}/{f:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A side-by-side run read as the table does.
+struct SideBySide {
+    /// Median of the windows' differences, %.
+    med_diff: f64,
+    /// Smallest and largest window difference, %.
+    lo: f64,
+    hi: f64,
+    /// Medians of the windows, calls/s.
+    med_b: f64,
+    med_f: f64,
+    /// All windows pooled, %.
+    pooled: f64,
+    windows: usize,
+}
+
+fn summarize(per_window: &[(f64, f64)]) -> SideBySide {
+    let diffs: Vec<f64> = per_window
+        .iter()
+        .map(|(b, f)| (b / f - 1.0) * 100.0)
+        .collect();
+    let (lo, hi) = diffs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), d| (l.min(*d), h.max(*d)));
+    SideBySide {
+        med_diff: median(diffs),
+        lo,
+        hi,
+        med_b: median(per_window.iter().map(|p| p.0).collect()),
+        med_f: median(per_window.iter().map(|p| p.1).collect()),
+        pooled: (per_window.iter().map(|p| p.0).sum::<f64>()
+            / per_window.iter().map(|p| p.1).sum::<f64>()
+            - 1.0)
+            * 100.0,
+        windows: per_window.len(),
+    }
+}
+
 fn summary(w: &[(f64, f64)]) -> (f64, f64, f64) {
     let d = w.iter().map(|(b, f)| (b / f - 1.0) * 100.0).collect();
     (
@@ -186,57 +245,38 @@ async fn run() -> Result<()> {
 
     // 1. Throughput, side by side.
     let interval = Duration::from_secs(1);
-    let mut workers = vec![
-        fleet::spawn(consul, "gb-1", interval).await,
-        fleet::spawn(consul, "gb-2", interval).await,
-    ];
+    let mut workers = vec![fleet::spawn(consul, "gb-1", interval).await];
     let discovery = dcy::Discovery::new(fleet::client(consul));
     let service = discovery.service(grpc_worker::SERVICE);
+    if !fleet::wait_for_ids(&service, &["gb-1"], 20).await {
+        return Err(bench::err("the first worker did not pass its gRPC check"));
+    }
+    let balanced = discovery.grpc(grpc_worker::SERVICE);
+    // dcy's own cost: one worker registered, the balanced channel against a
+    // fixed channel to that worker (as the app's HTTP figure 1).
+    let one_windows = side_by_side(balanced.clone(), &channels(&workers), windows).await?;
+    let one = summarize(&one_windows);
+    workers.push(fleet::spawn(consul, "gb-2", interval).await);
     if !fleet::wait_for_ids(&service, &["gb-1", "gb-2"], 20).await {
         return Err(bench::err("the workers did not pass their gRPC checks"));
     }
-    let balanced = discovery.grpc(grpc_worker::SERVICE);
-    let fixed: Vec<tonic::transport::Channel> = workers
-        .iter()
-        .map(|w| {
-            tonic::transport::Endpoint::from_shared(format!("http://{}", w.addr))
-                .unwrap()
-                .connect_lazy()
-        })
-        .collect();
+    let fixed = channels(&workers);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let per_window = side_by_side(balanced.clone(), &fixed, windows).await?;
     let p2c = discovery.grpc_p2c(grpc_worker::SERVICE, |e| e);
     let p2c_windows = side_by_side(p2c.clone(), &fixed, windows.div_ceil(3)).await?;
     p2c.shutdown().await;
     let (p2c_med, p2c_b, p2c_f) = summary(&p2c_windows);
-    let plain: Vec<tonic::transport::Channel> = workers
-        .iter()
-        .map(|w| {
-            tonic::transport::Endpoint::from_shared(format!("http://{}", w.addr))
-                .unwrap()
-                .connect_lazy()
-        })
-        .collect();
+    let plain = channels(&workers);
     let short = windows.div_ceil(3);
     let same = summary(&side_by_side(Turns::new(plain.clone(), true), &fixed, short).await?);
     let turns = summary(&side_by_side(Turns::new(plain, false), &fixed, short).await?);
-    let diffs: Vec<f64> = per_window
-        .iter()
-        .map(|(b, f)| (b / f - 1.0) * 100.0)
-        .collect();
-    let med_diff = median(diffs.clone());
-    let (lo, hi) = diffs
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), d| (l.min(*d), h.max(*d)));
-    let med_b = median(per_window.iter().map(|p| p.0).collect());
-    let med_f = median(per_window.iter().map(|p| p.1).collect());
-    let pooled = (per_window.iter().map(|p| p.0).sum::<f64>()
-        / per_window.iter().map(|p| p.1).sum::<f64>()
-        - 1.0)
-        * 100.0;
+    let two = summarize(&per_window);
     let load_mid = bench::loadavg()?;
-    eprintln!("grpc bench: throughput {med_diff:+.1} % ({med_b:.0} vs {med_f:.0} calls/s)");
+    eprintln!(
+        "grpc bench: throughput, 1 worker {:+.1} % ({:.0} vs {:.0} calls/s), 2 workers {:+.1} %",
+        one.med_diff, one.med_b, one.med_f, two.med_diff
+    );
 
     // 2. Failover.
     workers.push(fleet::spawn(consul, "gb-3", interval).await);
@@ -343,8 +383,26 @@ async fn run() -> Result<()> {
     )?;
     writeln!(
         out,
-        "| 1. Unary calls/s side by side in one run: 4 callers through `Discovery::grpc` (one tonic `Channel` per instance; of the next two instances in dcy's weighted round-robin order, the one with fewer calls in flight; 2 workers) and 4 on fixed tonic `Channel`s to the same 2 workers, {windows} windows of 1 s: median of the windows' difference | **{med_diff:+.1} %**: balanced {med_b:.0} calls/s, fixed {med_f:.0} calls/s (medians of the windows); all windows pooled {pooled:+.1} %; windows from {lo:+.1} to {hi:+.1} % | within 5 % | {} |",
-        bench::yes_no(med_diff.abs() <= 5.0)
+        "| 1. Unary calls/s side by side in one run, dcy's cost: 4 callers through `Discovery::grpc` (1 worker registered) and 4 on a fixed tonic `Channel` to the same worker at the same time, {} windows of 1 s: median of the windows' difference | **{:+.1} %**: balanced {:.0} calls/s, fixed {:.0} calls/s (medians of the windows); all windows pooled {:+.1} %; windows from {:+.1} to {:+.1} % | within 5 % | {} |",
+        one.windows,
+        one.med_diff,
+        one.med_b,
+        one.med_f,
+        one.pooled,
+        one.lo,
+        one.hi,
+        bench::yes_no(one.med_diff.abs() <= 5.0)
+    )?;
+    writeln!(
+        out,
+        "| 1a. The same over 2 workers: 4 callers through `Discovery::grpc` (one tonic `Channel` per instance; of the next two instances in dcy's weighted round-robin order, the one with fewer calls in flight) and 4 on fixed tonic `Channel`s, 2 callers on each worker, {} windows | {:+.1} %: balanced {:.0} calls/s, fixed {:.0} calls/s (medians of the windows); all windows pooled {:+.1} %; windows from {:+.1} to {:+.1} % (a caller's calls alternate between connections: see 1d) | (reported) | |",
+        two.windows,
+        two.med_diff,
+        two.med_b,
+        two.med_f,
+        two.pooled,
+        two.lo,
+        two.hi
     )?;
     writeln!(
         out,
@@ -381,12 +439,9 @@ async fn run() -> Result<()> {
     writeln!(out, "## Details\n")?;
     writeln!(
         out,
-        "**1.** Calls per window (balanced/fixed): {}\n",
-        per_window
-            .iter()
-            .map(|(b, f)| format!("{b:.0}/{f:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "**1.** Calls per window (balanced/fixed), 1 worker: {}\n\n**1a.** 2 workers: {}\n",
+        per_windows(&one_windows),
+        per_windows(&per_window)
     )?;
     writeln!(out, "**2.**\n\n| Kill | Dropped after | Retries | Kill → last retry | Failed | Calls ok in the trial |\n|---|---|---|---|---|---|")?;
     for (id, dropped, retried, last, failed, ok) in &trials {
