@@ -268,3 +268,47 @@ async fn chaos_deregisters_the_workers_it_kills() {
     assert!(tail.contains("chaos: killed worker"), "{tail}");
     assert!(tail.contains("(0 services left registered)"), "{tail}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_while_the_demo_runs_does_not_stop_its_restarts() {
+    // `cargo build` while the demo runs replaces its file on disk: the
+    // workers it starts after that are still its own program.
+    let (_agent, addr) = devagent(0).await;
+    let consul = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("demo");
+    std::fs::copy(e2e::bin("e2e-demo"), &exe).unwrap();
+    let child = tokio::process::Command::new(&exe)
+        .args([
+            "--consul",
+            &consul,
+            "--no-nginx",
+            "--chaos",
+            "600ms",
+            "--check-interval",
+            "200ms",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut demo = Proc {
+        child,
+        name: "demo (copy)".into(),
+    };
+    let (_text, lines) = banner(&mut demo).await;
+    let next = dir.path().join("demo.new");
+    std::fs::copy(&exe, &next).unwrap();
+    std::fs::rename(&next, &exe).unwrap();
+    // Three kills and restarts, all after the file was replaced.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let tail = interrupt(demo, lines).await;
+    let restarts = tail.matches("started it again").count();
+    assert!(
+        restarts >= 2,
+        "{restarts} restarts after the rebuild:\n{tail}"
+    );
+    assert!(tail.contains("(0 services left registered)"), "{tail}");
+}

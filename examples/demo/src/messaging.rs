@@ -23,7 +23,7 @@ pub(crate) async fn start(
     log: &Log,
 ) -> anyhow::Result<Cluster> {
     let nats_server = bus::cluster::find_nats_server()?;
-    let exe = std::env::current_exe()?;
+    let exe = crate::tasks::self_exe()?;
     Cluster::start(
         ClusterSpec {
             nodes: NODES,

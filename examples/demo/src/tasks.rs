@@ -8,6 +8,20 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+/// The program to start the demo's child processes (workers, registrar)
+/// from: on Linux `/proc/self/exe`, which runs the binary this process was
+/// started from even after a rebuild replaced the file on disk (`cargo build`
+/// while the demo runs); elsewhere the path it was started from.
+pub(crate) fn self_exe() -> anyhow::Result<PathBuf> {
+    let proc = Path::new("/proc/self/exe");
+    if proc.exists() {
+        return Ok(proc.to_path_buf());
+    }
+    std::env::current_exe().map_err(|e| {
+        anyhow::anyhow!("cannot find the demo's own program to start its child processes: {e}")
+    })
+}
+
 /// A service run in-process.
 pub(crate) struct Task {
     pub(crate) stop: CancellationToken,

@@ -54,8 +54,13 @@ impl Workers {
             self.next_n += 1;
             self.next_n - 1
         });
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
+        let exe = crate::tasks::self_exe()?;
+        let mut cmd = Command::new(&exe);
+        if let Some(name) = std::env::args_os().next() {
+            // `ps` shows the name the demo was started as, not /proc/self/exe.
+            cmd.arg0(name);
+        }
+        let mut child = cmd
             .args([
                 "worker",
                 "--http-addr",
@@ -71,7 +76,8 @@ impl Workers {
             .stdout(Stdio::piped())
             .stderr(log.stdio()?)
             .kill_on_drop(true)
-            .spawn()?;
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting worker #{n} ({}): {e}", exe.display()))?;
         let out = child
             .stdout
             .take()
