@@ -18,7 +18,7 @@
 # Settings (environment): SOAK_SECS=600 SOAK_EVERY=10 SOAK_CHAOS=4s
 #   SOAK_WORKERS=2 SOAK_TAIL=500 SOAK_OUT=benches/results/soak.md
 #   SOAK_FEATURES= (cargo features of the demo build, e.g. `jemalloc`)
-# The demo falls back to free ports when 8500/8600/8080 are taken.
+# The demo runs on ports the system chooses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +46,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" --workers "$workers" --chaos "$chaos" --dir "$dir/run" </dev/null >"$dir/stdout" 2>&1 &
+# A copy of the binary (a build during the soak leaves it alone), on ports
+# the system chooses (the soak never collides with a Consul, an nginx or a
+# test run on 8500/8600/8080).
+cp "$bin" "$dir/demo"
+"$dir/demo" --workers "$workers" --chaos "$chaos" --dir "$dir/run" \
+    --http-port 0 --dns-port 0 --nginx-port 0 </dev/null >"$dir/stdout" 2>&1 &
 demo_pid=$!
 
 # Ready: the banner says every service passes.
