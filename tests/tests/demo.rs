@@ -224,23 +224,25 @@ async fn on_a_shared_consul_the_demo_uses_only_its_own_services() {
     );
 }
 
+/// A demo on `consul` without nginx, a worker killed every 600 ms and
+/// started again 300 ms later, checks every 200 ms.
+fn chaos_args(consul: &str) -> [&str; 7] {
+    [
+        "--consul",
+        consul,
+        "--no-nginx",
+        "--chaos",
+        "600ms",
+        "--check-interval",
+        "200ms",
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_deregisters_the_workers_it_kills() {
     let (_agent, addr) = devagent(0).await;
     let consul = format!("http://{addr}");
-    let mut demo = spawn(
-        "demo",
-        &[
-            "--consul",
-            &consul,
-            "--no-nginx",
-            "--chaos",
-            "600ms",
-            "--check-interval",
-            "200ms",
-        ],
-    )
-    .unwrap();
+    let mut demo = spawn("demo", &chaos_args(&consul)).unwrap();
     let (_text, lines) = banner(&mut demo).await;
     let http = http();
     let url = format!("{consul}/v1/health/service/worker?tag=dcy-demo");
@@ -279,15 +281,7 @@ async fn a_rebuild_while_the_demo_runs_does_not_stop_its_restarts() {
     let exe = dir.path().join("demo");
     std::fs::copy(e2e::bin("e2e-demo"), &exe).unwrap();
     let child = tokio::process::Command::new(&exe)
-        .args([
-            "--consul",
-            &consul,
-            "--no-nginx",
-            "--chaos",
-            "600ms",
-            "--check-interval",
-            "200ms",
-        ])
+        .args(chaos_args(&consul))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
