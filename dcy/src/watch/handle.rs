@@ -1,7 +1,8 @@
 //! What subscribers hold: [`Watch`] handles on a loop's latest
 //! [`Snapshot`], its freshness ([`WatchStatus`]), and watches derived from
-//! others ([`Watch::map`], [`Watch::merge`]) that are computed in the loop
-//! that publishes, with no task of their own.
+//! others ([`Watch::map`], [`Watch::merge`]) and functions called on every
+//! change ([`Watch::for_each`]), all run in the loop that publishes, with no
+//! task of their own.
 
 use std::any::Any;
 use std::fmt;
