@@ -70,7 +70,6 @@ mod fast_path {
 
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, Record, RecordType};
@@ -83,7 +82,7 @@ mod fast_path {
     use crate::acl::{Acl, AclConfig};
     use crate::decode::{decode, CatalogRegister};
     use crate::metrics::Metrics;
-    use crate::state::{Store, StoreConfig};
+    use crate::state::Store;
 
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -107,20 +106,6 @@ mod fast_path {
             *self.0.lock().unwrap() = buf;
             Ok(info)
         }
-    }
-
-    fn store() -> Arc<Store> {
-        Store::new(StoreConfig {
-            node_name: "agent".into(),
-            node_id: "00000000-0000-0000-0000-000000000001".into(),
-            node_address: "127.0.0.1".into(),
-            datacenter: "dc1".into(),
-            version: "1.21.0".into(),
-            min_check_interval: Duration::from_secs(1),
-            min_deregister_after: Duration::from_secs(60),
-            enable_script_checks: false,
-            enable_local_script_checks: false,
-        })
     }
 
     /// `n` instances of `web` on 7 nodes: IPv4, IPv6 and (when `hosts`)
@@ -223,7 +208,7 @@ mod fast_path {
             (200, false),
             (2000, false),
         ] {
-            let store = store();
+            let store = Store::for_tests();
             register(&store, n, hosts);
             for cfg in [
                 DnsConfig::default(),

@@ -4,8 +4,6 @@
 //! before (issue 16: the demo under `--chaos` registers a new `worker-<port>`
 //! ID per restart).
 
-use std::time::Duration;
-
 use super::*;
 use crate::decode::{decode, ServiceDefinition};
 use crate::types::Status;
@@ -38,20 +36,6 @@ fn sizes(inner: &Inner) -> Vec<(&'static str, usize)> {
     ]
 }
 
-fn store() -> Arc<Store> {
-    Store::new(StoreConfig {
-        node_name: "agent".into(),
-        node_id: "00000000-0000-0000-0000-000000000001".into(),
-        node_address: "127.0.0.1".into(),
-        datacenter: "dc1".into(),
-        version: "1.21.0".into(),
-        min_check_interval: Duration::from_secs(1),
-        min_deregister_after: Duration::from_secs(60),
-        enable_script_checks: false,
-        enable_local_script_checks: false,
-    })
-}
-
 fn worker(n: usize) -> ServiceDefinition {
     // IDs never repeat; ports do (as the OS reuses them).
     let port = 1024 + n % 60_000;
@@ -74,7 +58,7 @@ fn worker(n: usize) -> ServiceDefinition {
 #[test]
 fn churn_of_service_ids_leaves_the_maps_as_they_were() {
     const N: usize = 20_000;
-    let store = store();
+    let store = Store::for_tests();
     // One instance that stays, as the demo's long-lived worker.
     store
         .agent_register_service(worker(1), false)

@@ -298,6 +298,23 @@ impl Drop for Waiting<'_> {
 }
 
 impl Store {
+    /// A store for unit tests: node `agent` in `dc1`, Consul's minimum
+    /// intervals, no script checks.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Arc<Store> {
+        Store::new(StoreConfig {
+            node_name: "agent".into(),
+            node_id: "00000000-0000-0000-0000-000000000001".into(),
+            node_address: "127.0.0.1".into(),
+            datacenter: "dc1".into(),
+            version: "1.21.0".into(),
+            min_check_interval: Duration::from_secs(1),
+            min_deregister_after: Duration::from_secs(60),
+            enable_script_checks: false,
+            enable_local_script_checks: false,
+        })
+    }
+
     /// A store holding the agent's node, its `serfHealth` check and the `consul` service.
     pub fn new(cfg: StoreConfig) -> Arc<Store> {
         // Indexes start at the wall clock in milliseconds, so an agent that
