@@ -221,15 +221,6 @@ fn summarize(per_window: &[(f64, f64)]) -> SideBySide {
     }
 }
 
-fn summary(w: &[(f64, f64)]) -> (f64, f64, f64) {
-    let d = w.iter().map(|(b, f)| (b / f - 1.0) * 100.0).collect();
-    (
-        median(d),
-        median(w.iter().map(|p| p.0).collect()),
-        median(w.iter().map(|p| p.1).collect()),
-    )
-}
-
 fn main() -> std::process::ExitCode {
     bench::run_main("grpc", tokio::runtime::Builder::new_multi_thread(), run())
 }
@@ -266,11 +257,11 @@ async fn run() -> Result<()> {
     let p2c = discovery.grpc_p2c(grpc_worker::SERVICE, |e| e);
     let p2c_windows = side_by_side(p2c.clone(), &fixed, windows.div_ceil(3)).await?;
     p2c.shutdown().await;
-    let (p2c_med, p2c_b, p2c_f) = summary(&p2c_windows);
+    let p2c_sum = summarize(&p2c_windows);
     let plain = channels(&workers);
     let short = windows.div_ceil(3);
-    let same = summary(&side_by_side(Turns::new(plain.clone(), true), &fixed, short).await?);
-    let turns = summary(&side_by_side(Turns::new(plain, false), &fixed, short).await?);
+    let same = summarize(&side_by_side(Turns::new(plain.clone(), true), &fixed, short).await?);
+    let turns = summarize(&side_by_side(Turns::new(plain, false), &fixed, short).await?);
     let two = summarize(&per_window);
     let load_mid = bench::loadavg()?;
     eprintln!(
@@ -406,18 +397,21 @@ async fn run() -> Result<()> {
     )?;
     writeln!(
         out,
-        "| 1b. The same with `Discovery::grpc_p2c` (tonic's `balance_channel`, tower's p2c, fed by dcy's `Discover`) against the same fixed channels, {} windows | {p2c_med:+.1} %: p2c {p2c_b:.0} calls/s, fixed {p2c_f:.0} calls/s | (reported) | |",
-        p2c_windows.len()
+        "| 1b. The same with `Discovery::grpc_p2c` (tonic's `balance_channel`, tower's p2c, fed by dcy's `Discover`) against the same fixed channels, {} windows | {:+.1} %: p2c {:.0} calls/s, fixed {:.0} calls/s | (reported) | |",
+        p2c_sum.windows,
+        p2c_sum.med_diff,
+        p2c_sum.med_b,
+        p2c_sum.med_f
     )?;
     writeln!(
         out,
         "| 1c. Control: 4 callers on their own plain tonic `Channel`s, split as the fixed side is, against the fixed side, {short} windows (the measurement's own bias) | {:+.1} %: {:.0} vs {:.0} calls/s | (reported) | |",
-        same.0, same.1, same.2
+        same.med_diff, same.med_b, same.med_f
     )?;
     writeln!(
         out,
         "| 1d. Control: 4 callers on plain tonic `Channel`s taken in strict turn, call by call (round-robin alone, no discovery), against the fixed side, {short} windows | {:+.1} %: {:.0} vs {:.0} calls/s | (reported) | |",
-        turns.0, turns.1, turns.2
+        turns.med_diff, turns.med_b, turns.med_f
     )?;
     writeln!(
         out,
