@@ -4,7 +4,8 @@
 //! an HTTP check on the node's monitoring endpoint, `/healthz`, and
 //! deregisters it when the node exits.
 //!
-//! Each node gets free loopback ports for clients, routes and monitoring,
+//! Each node gets free loopback ports for clients, routes and monitoring
+//! (chosen again when one was taken before the node bound it),
 //! routes to every other node, JetStream with a store directory of its own
 //! under the cluster's directory, and its `server_name` (`nats-1`, ...).
 //! [`Cluster::kill`] kills a node's `nats-server` with SIGKILL (registrar
@@ -89,11 +90,32 @@ pub fn find_nats_server() -> anyhow::Result<PathBuf> {
     }
 }
 
-/// A free loopback TCP port (free when asked; the node binds it soon after).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// How many times [`Cluster::start`] tries when a node's port was taken.
+pub const START_ATTEMPTS: usize = 3;
+
+/// The most of a log [`fatal_lines`] reads.
+const LOG_READ_MAX: u64 = 1 << 20;
+
+/// `nats-server`'s fatal lines (`[FTL]`) in `log` after byte `from` (at
+/// most the last MiB of it), for the error of a node that exited at start.
+fn fatal_lines(log: &Path, from: u64) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(log) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let from = from.max(len.saturating_sub(LOG_READ_MAX));
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err()
+        || f.take(LOG_READ_MAX).read_to_end(&mut bytes).is_err()
+    {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|l| l.contains("[FTL]"))
+        .map(|l| l.trim().to_string())
+        .collect()
 }
 
 struct Node {
@@ -126,6 +148,13 @@ impl Cluster {
     /// Starts every node at once (JetStream needs a majority to elect its
     /// meta leader) and waits (at most `limit`) until Consul lists each as
     /// passing.
+    ///
+    /// Each node's ports are free when chosen, but another process may bind
+    /// one before the node does: when a node exits at start because a port
+    /// was taken (its log says so), the cluster is stopped and started again
+    /// on other ports, at most [`START_ATTEMPTS`] times within `limit`. Any
+    /// other failure stops what was started and is returned with the
+    /// nodes' fatal lines from the log.
     pub async fn start(spec: ClusterSpec, limit: Duration) -> anyhow::Result<Cluster> {
         if spec.nodes == 0 {
             anyhow::bail!("a cluster of 0 nodes");
@@ -133,6 +162,63 @@ impl Cluster {
         if spec.registrar.is_empty() {
             anyhow::bail!("no registrar command");
         }
+        let deadline = Instant::now() + limit;
+        let mut attempt = 1;
+        loop {
+            let log_from = spec
+                .log
+                .as_ref()
+                .and_then(|l| std::fs::metadata(l).ok())
+                .map_or(0, |m| m.len());
+            let mut cluster = Cluster {
+                nodes: Self::new_nodes(&spec)?,
+                spec: spec.clone(),
+            };
+            let started = async {
+                for i in 0..cluster.nodes.len() {
+                    cluster.spawn(i)?;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                cluster.wait_passing(cluster.nodes.len(), left).await
+            }
+            .await;
+            let Err(e) = started else {
+                return Ok(cluster);
+            };
+            cluster.stop(Duration::from_secs(5)).await;
+            let fatal = spec
+                .log
+                .as_deref()
+                .map(|l| fatal_lines(l, log_from))
+                .unwrap_or_default();
+            let port_taken = fatal.iter().any(|l| l.contains("address already in use"));
+            if port_taken && attempt < START_ATTEMPTS && Instant::now() < deadline {
+                tracing::warn!(
+                    attempt,
+                    fatal = %fatal.join(" | "),
+                    "a broker node's port was taken before it bound it: starting the cluster again on other ports"
+                );
+                attempt += 1;
+                continue;
+            }
+            if fatal.is_empty() {
+                return Err(e);
+            }
+            return Err(e.context(format!("nats-server said: {}", fatal.join(" | "))));
+        }
+    }
+
+    /// Nodes with fresh ports (each chosen while the others are held, so
+    /// that no two are the same) and their store directories.
+    fn new_nodes(spec: &ClusterSpec) -> anyhow::Result<Vec<Node>> {
+        let mut held = Vec::with_capacity(spec.nodes * 3);
+        let mut port = || -> anyhow::Result<u16> {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| anyhow::anyhow!("choosing a free loopback port: {e}"))?;
+            let p = l.local_addr()?.port();
+            held.push(l);
+            Ok(p)
+        };
         let mut nodes = Vec::with_capacity(spec.nodes);
         for i in 1..=spec.nodes {
             let name = format!("nats-{i}");
@@ -143,21 +229,16 @@ impl Cluster {
                 spec: NodeSpec {
                     pid_file: spec.dir.join(format!("{name}.pid")),
                     name,
-                    client_port: free_port()?,
-                    cluster_port: free_port()?,
-                    monitor_port: free_port()?,
+                    client_port: port()?,
+                    cluster_port: port()?,
+                    monitor_port: port()?,
                     store,
                 },
                 registrar: None,
                 server_pid: None,
             });
         }
-        let mut cluster = Cluster { spec, nodes };
-        for i in 0..cluster.nodes.len() {
-            cluster.spawn(i)?;
-        }
-        cluster.wait_passing(cluster.nodes.len(), limit).await?;
-        Ok(cluster)
+        Ok(nodes)
     }
 
     /// The nodes' settings.
