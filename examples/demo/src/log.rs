@@ -58,4 +58,30 @@ impl Log {
         }
         last.into()
     }
+
+    /// Its length now, to read what is written after it with
+    /// [`Log::lines_since`].
+    pub(crate) fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
+    /// Lines containing `needle` written after byte `from` (at most the
+    /// last MiB is read).
+    pub(crate) fn lines_since(&self, from: u64, needle: &str) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        const MAX: u64 = 1 << 20;
+        let Ok(mut f) = File::open(&self.path) else {
+            return Vec::new();
+        };
+        let from = from.max(self.len().saturating_sub(MAX));
+        let mut bytes = Vec::new();
+        if f.seek(SeekFrom::Start(from)).is_err() || f.take(MAX).read_to_end(&mut bytes).is_err() {
+            return Vec::new();
+        }
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
 }

@@ -65,6 +65,81 @@ fn free_port(wanted: u16) -> u16 {
     }
 }
 
+/// How many times nginx is started when its port was taken before it bound
+/// it (the port is free when chosen; another process may take it first).
+const NGINX_START_ATTEMPTS: usize = 3;
+
+/// Starts nginx on `wanted` (or a free port when it is taken) and waits
+/// (bounded) for its PID file; when nginx exits because its port was taken
+/// meanwhile, it starts again on another free port.
+async fn start_nginx(
+    ngx: &Path,
+    dir: &Path,
+    conf: &Path,
+    wanted: u16,
+    log: &Log,
+) -> anyhow::Result<(Child, u16)> {
+    let mut port = free_port(wanted);
+    let mut attempt = 1;
+    loop {
+        std::fs::write(conf, nginx_conf(dir, port))?;
+        let pid_file = dir.join("nginx.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let log_from = log.len();
+        let mut child = Command::new(ngx)
+            .args([
+                "-p",
+                &dir.display().to_string(),
+                "-c",
+                &conf.display().to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.stdio()?)
+            .stderr(log.stdio()?)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {}: {e}", ngx.display()))?;
+        let mut exited = None;
+        for _ in 0..250 {
+            if std::fs::metadata(&pid_file).is_ok_and(|m| m.len() > 0) {
+                return Ok((child, port));
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                exited = Some(status);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let Some(status) = exited else {
+            anyhow::bail!(
+                "nginx wrote no PID file within 5s; its errors are in {}",
+                log.path().display()
+            );
+        };
+        let taken = log.lines_since(log_from, "Address already in use");
+        if !taken.is_empty() && attempt < NGINX_START_ATTEMPTS {
+            tracing::warn!(
+                port,
+                attempt,
+                "nginx's port was taken before it bound it: starting it again on another port"
+            );
+            port = free_port(0);
+            attempt += 1;
+            continue;
+        }
+        let said = log.lines_since(log_from, "[emerg]");
+        anyhow::bail!(
+            "nginx exited at start ({status}){}; its errors are in {}",
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", said.join(" | "))
+            },
+            log.path().display()
+        );
+    }
+}
+
 fn nginx_conf(dir: &Path, port: u16) -> String {
     let d = dir.display();
     format!(
@@ -99,7 +174,6 @@ impl Proxy {
             (true, None) => Err(NoNginx::NotInstalled),
             (true, Some(ngx)) => Ok(ngx),
         };
-        let port = free_port(port);
         let mut template = format!(
             "template {{\n  source = \"{}\"\n  destination = \"{}\"\n  wait = \"100ms:1s\"\n",
             dir.join("upstreams.tmpl").display(),
@@ -108,7 +182,6 @@ impl Proxy {
         let nginx = match nginx {
             Ok(ngx) => {
                 let conf = dir.join("nginx.conf");
-                std::fs::write(&conf, nginx_conf(dir, port))?;
                 let base = format!("{} -p {} -c {}", quoted(&ngx), quoted(dir), quoted(&conf));
                 let to_log = format!(">>{} 2>&1", quoted(log.path()));
                 // The check runs before the new upstreams replace the live
@@ -125,41 +198,7 @@ impl Proxy {
                 template.push_str(&format!(
                     "  check_command = \"{check}\"\n  command = \"{base} -s reload {to_log}\"\n"
                 ));
-                let child = Command::new(&ngx)
-                    .args([
-                        "-p",
-                        &dir.display().to_string(),
-                        "-c",
-                        &conf.display().to_string(),
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(log.stdio()?)
-                    .stderr(log.stdio()?)
-                    .kill_on_drop(true)
-                    .spawn()?;
-                let pid_file = dir.join("nginx.pid");
-                let mut child = child;
-                let mut up = false;
-                for _ in 0..250 {
-                    if std::fs::metadata(&pid_file).is_ok_and(|m| m.len() > 0) {
-                        up = true;
-                        break;
-                    }
-                    if let Ok(Some(status)) = child.try_wait() {
-                        anyhow::bail!(
-                            "nginx exited at start ({status}); its errors are in {}",
-                            log.path().display()
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                if !up {
-                    anyhow::bail!(
-                        "nginx wrote no PID file within 5s; its errors are in {}",
-                        log.path().display()
-                    );
-                }
-                Ok((child, port))
+                Ok(start_nginx(&ngx, dir, &conf, port, log).await?)
             }
             Err(why) => Err(why),
         };
@@ -246,5 +285,89 @@ impl Proxy {
         let _ = self.events.send(templater::Event::Stop(0));
         self.templater_stop.cancel();
         let _ = tokio::time::timeout(limit, &mut self.templater).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An `nginx` that fails its first start as nginx does when its port
+    /// was taken, then runs the real one.
+    fn flaky_nginx(dir: &Path, real: &Path) -> PathBuf {
+        let script = dir.join("nginx-wrapper");
+        let marker = dir.join("failed-once");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif [ ! -e '{m}' ]; then touch '{m}'\n\
+                 echo 'nginx: [emerg] bind() to 127.0.0.1:8080 failed (98: Address already in use)' >&2; exit 1\nfi\n\
+                 exec '{r}' \"$@\"\n",
+                m = marker.display(),
+                r = real.display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&script)
+            .status()
+            .unwrap();
+        script
+    }
+
+    #[tokio::test]
+    async fn nginx_whose_port_was_taken_starts_again_on_another() {
+        let real = find_nginx().expect("nginx (.ci/test installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("upstreams.conf"), PLACEHOLDER).unwrap();
+        let log = Log::create(&dir.path().join("demo.log")).unwrap();
+        let ngx = flaky_nginx(dir.path(), &real);
+        let conf = dir.path().join("nginx.conf");
+        let (mut child, port) = start_nginx(&ngx, dir.path(), &conf, 0, &log).await.unwrap();
+        assert!(
+            dir.path().join("failed-once").exists(),
+            "the first start failed"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "nginx listens on {port}"
+        );
+        // SIGTERM: nginx's fast shutdown takes its worker with it.
+        let pid = i32::try_from(child.id().unwrap()).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn nginx_that_cannot_start_is_an_error_with_its_own_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::create(&dir.path().join("demo.log")).unwrap();
+        let ngx = dir.path().join("broken-nginx");
+        std::fs::write(
+            &ngx,
+            "#!/bin/sh\necho 'nginx: [emerg] unknown directive \"lissten\"' >&2; exit 1\n",
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&ngx)
+            .status()
+            .unwrap();
+        let err = start_nginx(&ngx, dir.path(), &dir.path().join("nginx.conf"), 0, &log)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exited at start"), "{err}");
+        assert!(err.contains("unknown directive"), "{err}");
     }
 }
