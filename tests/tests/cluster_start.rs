@@ -8,10 +8,11 @@
 //! `nats-server` does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{bin, devagent};
+use e2e::{bin, devagent, Proc};
 
 /// A `nats-server` that fails node 1's first `fails` starts with `line` on
 /// stderr and exit status 1 (as `nats-server` does on a fatal error), and
@@ -42,11 +43,7 @@ fn wrapper(dir: &Path, real: &Path, fails: u32, line: &str) -> std::path::PathBu
         ),
     )
     .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script
 }
 
@@ -87,24 +84,36 @@ fn spec(dir: &Path, consul: &str, nats_server: std::path::PathBuf) -> bus::clust
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_whose_port_was_taken_is_started_again_on_other_ports() {
+/// Starts a cluster (against a devagent of its own) whose node 1 fails its
+/// first `fails` starts with `line`. The devagent lives as long as the
+/// returned process.
+async fn start(
+    dir: &Path,
+    fails: u32,
+    line: &str,
+) -> (Proc, anyhow::Result<bus::cluster::Cluster>) {
     let real =
         bus::cluster::find_nats_server().unwrap_or_else(|e| panic!("{e} (.ci/test installs it)"));
-    let (_agent, http_addr) = devagent(0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let nats = wrapper(
-        dir.path(),
-        &real,
-        1,
-        "Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:41015: bind: address already in use",
-    );
-    let mut cluster = bus::cluster::Cluster::start(
-        spec(dir.path(), &format!("http://{http_addr}"), nats),
+    let (agent, http_addr) = devagent(0).await;
+    let nats = wrapper(dir, &real, fails, line);
+    let started = bus::cluster::Cluster::start(
+        spec(dir, &format!("http://{http_addr}"), nats),
         Duration::from_secs(60),
     )
-    .await
-    .unwrap_or_else(|e| {
+    .await;
+    (agent, started)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_port_was_taken_is_started_again_on_other_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, started) = start(
+        dir.path(),
+        1,
+        "Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:41015: bind: address already in use",
+    )
+    .await;
+    let mut cluster = started.unwrap_or_else(|e| {
         panic!(
             "{e:#}\n{}",
             std::fs::read_to_string(dir.path().join("cluster.log")).unwrap_or_default()
@@ -121,23 +130,15 @@ async fn a_node_whose_port_was_taken_is_started_again_on_other_ports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_cannot_start_for_another_reason_ends_the_start_with_its_own_words() {
-    let real =
-        bus::cluster::find_nats_server().unwrap_or_else(|e| panic!("{e} (.ci/test installs it)"));
-    let (_agent, http_addr) = devagent(0).await;
     let dir = tempfile::tempdir().unwrap();
-    let nats = wrapper(
+    let t0 = std::time::Instant::now();
+    let (_agent, started) = start(
         dir.path(),
-        &real,
         u32::MAX,
         "Can't start JetStream: could not create storage directory - permission denied",
-    );
-    let started = std::time::Instant::now();
-    let err = bus::cluster::Cluster::start(
-        spec(dir.path(), &format!("http://{http_addr}"), nats),
-        Duration::from_secs(60),
     )
-    .await
-    .expect_err("node 1 cannot start");
+    .await;
+    let err = started.expect_err("node 1 cannot start");
     let msg = format!(
         "{err:#}\n{}",
         std::fs::read_to_string(dir.path().join("cluster.log")).unwrap_or_default()
@@ -148,6 +149,6 @@ async fn a_node_that_cannot_start_for_another_reason_ends_the_start_with_its_own
         "the node's own fatal line: {msg}"
     );
     assert_eq!(starts(dir.path()), 1, "not retried: {msg}");
-    assert!(started.elapsed() < Duration::from_secs(20), "{msg}");
+    assert!(t0.elapsed() < Duration::from_secs(20), "{msg}");
     assert_eq!(servers_in(dir.path()), 0, "nodes 2 and 3 stopped: {msg}");
 }

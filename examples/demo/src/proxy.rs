@@ -292,6 +292,7 @@ impl Proxy {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// An `nginx` that fails its first start as nginx does when its port
     /// was taken, then runs the real one.
@@ -309,11 +310,7 @@ mod tests {
             ),
         )
         .unwrap();
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&script)
-            .status()
-            .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         script
     }
 
@@ -358,11 +355,7 @@ mod tests {
             "#!/bin/sh\necho 'nginx: [emerg] unknown directive \"lissten\"' >&2; exit 1\n",
         )
         .unwrap();
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&ngx)
-            .status()
-            .unwrap();
+        std::fs::set_permissions(&ngx, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = start_nginx(&ngx, dir.path(), &dir.path().join("nginx.conf"), 0, &log)
             .await
             .unwrap_err()
